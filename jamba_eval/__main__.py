@@ -1,0 +1,4 @@
+from jamba_eval.cli import main
+
+if __name__ == "__main__":
+    main()

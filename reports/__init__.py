@@ -1,0 +1,1 @@
+"""Reports: an offline static HTML leaderboard built only from run directories."""

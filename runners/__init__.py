@@ -1,0 +1,1 @@
+"""Runners: one whole-batch protocol over local PyTorch, vLLM and OpenAI-compatible servers."""

@@ -1,0 +1,52 @@
+"""Shared test set-up: offline Hugging Face environment, opt-in markers, small fixtures built locally."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Never touch the network or the user's caches.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("JAMBA_EVAL_NO_PROGRESS", "1")
+
+OPT_IN = {"slow": "--runslow", "gpu": "--rungpu", "vllm": "--runvllm"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="run tests marked slow")
+    parser.addoption("--rungpu", action="store_true", help="run tests marked gpu (needs CUDA)")
+    parser.addoption("--runvllm", action="store_true", help="run tests marked vllm (needs vLLM installed)")
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker, flag in OPT_IN.items():
+            if marker in item.keywords and not config.getoption(flag):
+                item.add_marker(pytest.mark.skip(reason=f"{marker} test: run with {flag}"))
+        if "browser" in item.keywords and chromium_path() is None:
+            item.add_marker(pytest.mark.skip(reason="browser test: Chromium not installed (apt-get install chromium)"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_hf_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("hf_home")
+    os.environ["HF_HOME"] = str(home)
+    yield home
+
+
+@pytest.fixture(scope="session")
+def bpe_tokenizer_dir(tmp_path_factory) -> Path:
+    """A byte-level BPE (vocab 1024) trained here on public-domain text, saved as tokenizer.json + config."""
+    from jamba_eval.testing import train_bpe_tokenizer
+
+    return train_bpe_tokenizer(tmp_path_factory.mktemp("bpe_tokenizer"))

@@ -102,6 +102,7 @@ RUNNERS.register(
     "jamba_eval.runners.openai_runner:OpenAIRunner",
     help="any OpenAI-compatible server (vllm serve, jamba-eval serve, hosted APIs); several base URLs",
 )
+RUNNERS.register("mock", "jamba_eval.runners.mock:MockRunner", help="scripted answers, no model (dry runs, tests)")
 
 TASKS = Registry("task")
 TASKS.register("ruler", "jamba_eval.ruler.run:run_ruler", help="RULER's 13 synthetic long-context tasks")

@@ -130,16 +130,21 @@ def prefix_token_id(tokenizer: Tokenizer) -> int:
 
 
 def split_for_loglikelihood(tokenizer: Tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """lm-eval's split: trailing spaces of the context move to the continuation; the pair is encoded jointly and
-    the continuation is what follows the context's own encoding; an empty context becomes the prefix token."""
+    """lm-eval's `hf` split: trailing spaces of the context move to the continuation; context and context +
+    continuation are encoded with the tokenizer's special tokens (as text prompts are) and the continuation is what
+    follows the context's own encoding; an empty context becomes the prefix token (BOS, else EOS)."""
     if not context:
-        return [prefix_token_id(tokenizer)], tokenizer.encode(continuation)
+        continuation_ids = tokenizer.encode(continuation)
+        prefix = prefix_token_id(tokenizer)
+        if continuation_ids and continuation_ids[0] == prefix:
+            return continuation_ids[:1], continuation_ids[1:]
+        return [prefix], continuation_ids
     n_spaces = len(context) - len(context.rstrip())
     if n_spaces:
         continuation = context[-n_spaces:] + continuation
         context = context[:-n_spaces]
-    whole = tokenizer.encode(context + continuation)
-    context_ids = tokenizer.encode(context)
+    whole = tokenizer.encode(context + continuation, add_special_tokens=True)
+    context_ids = tokenizer.encode(context, add_special_tokens=True)
     return context_ids, whole[len(context_ids) :]
 
 

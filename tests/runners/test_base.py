@@ -29,8 +29,9 @@ def test_split_for_loglikelihood_matches_lm_eval_rules(bpe_tokenizer_dir):
 
     tok = HFTokenizer(bpe_tokenizer_dir)
     context, continuation = split_for_loglikelihood(tok, "The answer is ", "forty two")
-    assert context == tok.encode("The answer is")
-    assert context + continuation == tok.encode("The answer is forty two")
+    assert context == tok.encode("The answer is", add_special_tokens=True)
+    assert context[0] == tok.bos_token_id
+    assert context + continuation == tok.encode("The answer is forty two", add_special_tokens=True)
     empty_context, cont = split_for_loglikelihood(tok, "", "hello")
     assert empty_context == [tok.bos_token_id] and cont == tok.encode("hello")
 

@@ -118,7 +118,8 @@ def render_table(summary: dict[str, Any]) -> Any:
         f"{style}; {summary['unparsable']} of {summary['games']} verdicts unparsable",
     )
     table.add_column("Rank", justify="right")
-    table.add_column("Model", overflow="fold")
+    longest = max((len(row["model"]) for row in summary["leaderboard"]), default=5)
+    table.add_column("Model", overflow="fold", min_width=min(longest, 48))
     for header in ("Score", "95% CI", "Avg tokens", "Battles", "Unparsable"):
         table.add_column(header, justify="right", no_wrap=True)
     for row in summary["leaderboard"]:

@@ -12,7 +12,19 @@ from jamba_eval.errors import ConfigError
 
 # Runner arguments that say where or how fast to reach a model, not which model answers: they may change between
 # sessions of one run. Everything else in the config must match to resume.
-TRANSPORT_ARGS = ("base_url", "base_urls", "api_key", "timeout", "max_retries", "num_concurrent", "concurrency")
+TRANSPORT_ARGS = (
+    "base_url",
+    "base_urls",
+    "api_key",
+    "api_key_env",
+    "timeout",
+    "max_retries",
+    "backoff",
+    "max_backoff",
+    "num_concurrent",
+    "batch_size",
+    "threads",
+)
 VOLATILE_KEYS = (
     "batch_size",
     "rounds",

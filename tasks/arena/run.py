@@ -221,7 +221,17 @@ def score_run(run: RunDir, config: ArenaConfig, question_ids: set[str]) -> dict[
     summary = build_leaderboard(
         judgments, answers, config.baseline, config.judge.model, config.rounds, config.seed, config.style_control
     )
-    return {"model": config.name, "questions": len(question_ids), **summary}
+    mine = next((row for row in summary["leaderboard"] if row["model"] == config.name), {})
+    headline = {key: mine.get(key) for key in ("score", "lower", "upper", "avg_tokens", "unparsable")}
+    log.info(
+        "%s: %s%% against %s; %s of %d verdicts unparsable",
+        config.name,
+        "-" if headline["score"] is None else f"{headline['score']:.1f}",
+        config.baseline,
+        summary["unparsable"],
+        summary["games"],
+    )
+    return {"model": config.name, "questions": len(question_ids), **headline, **summary}
 
 
 def cli_main(config_path: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:

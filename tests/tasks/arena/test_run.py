@@ -272,3 +272,27 @@ def test_real_questions_with_the_command_line(arena_data, tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("jamba-eval: error:") and "does not exist" in err and len(err.splitlines()) == 1
+
+
+def test_yaml_config_with_command_line_overrides(bench, tmp_path, monkeypatch, answers_in, capsys):
+    from jamba_eval.tasks.arena import cli_main
+
+    runners = Runners(answers_in)
+    monkeypatch.setattr(arena_run, "load_runner", runners)
+    yaml_path = tmp_path / "arena.yaml"
+    yaml_path.write_text(
+        f"model: {{runner: mock, model: my-model}}\n"
+        f"questions: {bench}\n"
+        "baseline: base-model\n"
+        "judge: {runner: mock, model: the-judge}\n"
+        "judge-max-tokens: 64\n"
+        "rounds: 50\n"
+    )
+    overrides = {"rounds": 7, "output_dir": tmp_path / "run", "model": {"runner": None, "model": None}}
+    summary = cli_main(config_path=yaml_path, overrides=overrides)
+    assert summary["rounds"] == 7 and summary["model"] == "my-model" and summary["score"] is not None
+    assert all(r.max_new_tokens == 64 for call in runners.judge.calls for r in call)
+    assert "my-model" in capsys.readouterr().out
+    yaml_path.write_text("judge: {runner: mock, modle: typo}\n")
+    with pytest.raises(UserError, match="unknown key 'modle'"):
+        cli_main(config_path=yaml_path, overrides={})

@@ -27,7 +27,7 @@ import pandas as pd
 from jamba_eval import progress, provenance
 from jamba_eval.config import build_config, to_dict
 from jamba_eval.errors import UserError
-from jamba_eval.results import RunDir, SampleLog
+from jamba_eval.results import RunDir, SampleLog, find_run_dirs
 from jamba_eval.runners.base import GenerationRequest, load_runner
 from jamba_eval.tasks.arena.config import VOLATILE_KEYS, ArenaConfig, redact
 from jamba_eval.tasks.arena.judge import Pair, judge_pairs, load_judge_prompt
@@ -242,37 +242,67 @@ def cli_main(config_path: Path | None, overrides: dict[str, Any]) -> dict[str, A
     return summary
 
 
-def rescore(run_dirs: Sequence[Path], style_control: bool, rounds: int, seed: int) -> dict[str, Any]:
-    """One leaderboard over the judgments stored in several arena runs (same baseline and judge)."""
-    if not run_dirs:
+def _arena_runs(paths: Sequence[Path]) -> list[RunDir]:
+    """Each path is an arena run directory, or a folder holding some (e.g. runs/arena)."""
+    runs = []
+    for path in paths:
+        if (Path(path) / "config.json").exists():
+            run = RunDir.load(path)
+            if run.kind != KIND:
+                raise UserError(f"{path} holds a {run.kind!r} run, not an arena run")
+            runs.append(run)
+            continue
+        found = [run for run in map(RunDir.load, find_run_dirs([path])) if run.kind == KIND]
+        if not found:
+            raise UserError(f"{path} is not an arena run directory and holds none")
+        runs.extend(found)
+    return runs
+
+
+def _setup(run: RunDir) -> dict[str, Any]:
+    """What must agree for runs to be ranked together."""
+    config = run.config
+    identity = config.get("identity", {})
+    return {
+        "baseline": config.get("baseline"),
+        "judge": config.get("judge", {}).get("model"),
+        "baseline answers": identity.get("baseline_answers_sha256"),
+        "judge prompt": identity.get("judge_prompt_sha256"),
+    }
+
+
+def rescore(paths: Sequence[Path], style_control: bool, rounds: int, seed: int) -> dict[str, Any]:
+    """One leaderboard over the judgments stored in several arena runs (same baseline, judge and judge prompt)."""
+    runs = _arena_runs(paths)
+    if not runs:
         raise UserError("give at least one arena run directory")
+    setup = _setup(runs[0])
     judgments, answers, origin = [], [], {}
-    baseline = judge = None
-    for path in run_dirs:
-        run = RunDir.load(path)
-        if run.kind != KIND:
-            raise UserError(f"{path} holds a {run.kind!r} run, not an arena run")
-        config = run.config
-        this_baseline, this_judge = config.get("baseline"), config.get("judge", {}).get("model")
-        if baseline is None:
-            baseline, judge = this_baseline, this_judge
-        elif (this_baseline, this_judge) != (baseline, judge):
+    for run in runs:
+        differ = [key for key, value in _setup(run).items() if value != setup[key]]
+        if differ:
             raise UserError(
-                f"{path} was judged by {this_judge!r} against {this_baseline!r}, but {run_dirs[0]} by {judge!r} "
-                f"against {baseline!r}; only runs with the same judge and baseline can be ranked together"
+                f"{run.path} differs from {runs[0].path} in {', '.join(differ)}; only runs with the same judge, "
+                "judge prompt, baseline and baseline answers can be ranked together"
             )
         run_judgments, run_answers = _tables(run)
         for model in run_judgments["model"].unique():
             if model in origin:
-                raise UserError(f"model {model!r} is judged in both {origin[model]} and {path}")
-            origin[model] = path
+                raise UserError(f"model {model!r} is judged in both {origin[model]} and {run.path}")
+            origin[model] = run.path
         judgments.append(run_judgments)
         answers.append(run_answers)
     all_answers = pd.concat(answers, ignore_index=True).drop_duplicates(["model", "question_id"])
     summary = build_leaderboard(
-        pd.concat(judgments, ignore_index=True), all_answers, baseline, judge, rounds, seed, style_control
+        pd.concat(judgments, ignore_index=True),
+        all_answers,
+        setup["baseline"],
+        setup["judge"],
+        rounds,
+        seed,
+        style_control,
     )
-    return {"runs": [str(p) for p in run_dirs], **summary}
+    return {"runs": [str(run.path) for run in runs], **summary}
 
 
 def cli_score(run_dirs: list[Path], style_control: bool, rounds: int, seed: int) -> dict[str, Any]:

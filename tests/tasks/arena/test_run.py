@@ -236,10 +236,18 @@ def test_several_runs_are_ranked_together(bench, tmp_path, monkeypatch, answers_
     other.judge.model = "other-judge"
     monkeypatch.setattr(arena_run, "load_runner", lambda c: MockRunner(responder=lambda p: "[[A=B]]"))
     run_arena(other)
-    with pytest.raises(UserError, match="same judge and baseline"):
+    with pytest.raises(UserError, match="differs from .* in judge;"):
         rescore([tmp_path / "one", tmp_path / "three"], False, 5, 0)
-    with pytest.raises(UserError, match="not a run directory"):
-        rescore([tmp_path], False, 5, 0)
+    other_answers = write_jsonl(tmp_path / "other.jsonl", [{"question_id": k, "answer": "other"} for k in QUESTIONS])
+    run_arena(config(bench, tmp_path / "four", model_name="m4", baseline_answers=other_answers))
+    with pytest.raises(UserError, match="in baseline answers;"):
+        rescore([tmp_path / "one", tmp_path / "four"], False, 5, 0)
+    (tmp_path / "four" / "config.json").unlink()
+    with pytest.raises(UserError, match="holds none"):
+        rescore([bench.parent], False, 5, 0)
+    (tmp_path / "three" / "config.json").unlink()
+    together = rescore([tmp_path], False, 5, 0)  # a folder of runs
+    assert [Path(p).name for p in together["runs"]] == ["one", "two"]
 
 
 def test_real_questions_with_the_command_line(arena_data, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Arena-Hard questions and stored answers, read from JSONL in every format the benchmark has used.
+"""Arena-Hard questions and stored answers, read from JSONL (or parquet) in every format the benchmark has used.
 
 Questions: current Arena-Hard format (`uid, category, cluster, prompt`; v0.1 since April 2025 and v2.0), the
 v0.1-era format (`question_id, category, cluster, turns: [{content}]`), or any JSONL of prompts (`prompt`,
@@ -46,6 +46,9 @@ class StoredAnswer:
 def _records(path: Path, what: str) -> Iterator[tuple[int, Any]]:
     if not path.is_file():
         raise UserError(f"{what} file {path} does not exist")
+    if path.suffix == ".parquet":  # e.g. the Hugging Face dataset lmarena-ai/arena-hard-auto-v0.1
+        yield from enumerate(_parquet_rows(path), start=1)
+        return
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
@@ -54,6 +57,17 @@ def _records(path: Path, what: str) -> Iterator[tuple[int, Any]]:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise UserError(f"{path} line {number} is not valid JSON: {exc.msg}") from None
+
+
+def _parquet_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UserError(f"reading {path} needs pyarrow (pip install pyarrow), or give the questions as JSONL") from None
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise UserError(f"cannot read {path} as parquet: {exc}") from None
 
 
 def _first(record: dict[str, Any], keys: tuple[str, ...]) -> Any:

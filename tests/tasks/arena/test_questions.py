@@ -128,3 +128,16 @@ def test_style_features_count_markdown_outside_code():
         "####### seven hashes is not a header\n"
     )
     assert style_features(text) == {"length": len(text), "headers": 2, "lists": 4, "bold": 2}
+
+
+def test_parquet_questions_as_on_the_hugging_face_hub(arena_data, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    legacy = arena_data / "arena-hard-v0.1" / "question_legacy_format.jsonl"
+    records = [json.loads(line) for line in legacy.read_text(encoding="utf-8").splitlines()[:5]]
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "train.parquet")
+    assert load_questions(tmp_path / "train.parquet") == load_questions(legacy, limit=5)
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(UserError, match="cannot read"):
+        load_questions(tmp_path / "bad.parquet")

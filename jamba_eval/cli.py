@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,7 @@ def run_arena(
     judge_runner: str = typer.Option(None, "--judge-runner", help="runner for the judge  [default: openai]"),
     judge_model_args: str = typer.Option(None, "--judge-model-args", help="judge runner arguments as k=v,k=v"),
     judge_prompt: Path = typer.Option(None, "--judge-prompt", help="file with another judge system prompt"),
+    judge_max_tokens: int = typer.Option(None, "--judge-max-tokens", help="judge answer cap  [default: 4096]"),
     max_tokens: int = typer.Option(None, "--max-tokens", help="answer length cap  [default: 4096]"),
     limit: int = typer.Option(None, "--limit", help="first N questions only"),
     style_control: bool = typer.Option(
@@ -267,6 +269,7 @@ def run_arena(
         "baseline_answers": baseline_answers,
         "judge": _model_overrides(judge_runner, judge, judge_model_args),
         "judge_prompt": judge_prompt,
+        "judge_max_tokens": judge_max_tokens,
         "max_tokens": max_tokens,
         "limit": limit,
         "style_control": style_control,
@@ -496,10 +499,16 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return front + rest
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM (e.g. `timeout`, a batch scheduler) unwinds like Ctrl-C, so run directories record "interrupted"."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script. Usage errors come from typer (exit 2); a UserError raised by the library
     prints one line and exits 2."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         typer.main.get_command(app).main(args=args, prog_name="jamba-eval", standalone_mode=True)
     except UserError as exc:

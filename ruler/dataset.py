@@ -135,8 +135,7 @@ class SampleSet:
 
     def sample(self, index: int) -> Sample:
         plan = self.plans[index]
-        sample = self.generator.sample(index, units=plan.units)
-        sample.prompt_tokens = plan.prompt_tokens
+        sample = self.generator.sample(index, units=plan.units, prompt_tokens=plan.prompt_tokens)
         if sample.sha256() != plan.sha256:
             log.warning("%s: cached plan does not rebuild the same sample; regenerating it", sample.id)
             sample = self.generator.sample(index)

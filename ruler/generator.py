@@ -163,8 +163,8 @@ class TaskGenerator(abc.ABC):
         rendered = self.render(draw, units)
         return self.tokenizer.count(rendered.input + rendered.answer_prefix)
 
-    def sample(self, index: int, units: int | None = None) -> Sample:
-        """Sample `index`; with `units` given (from a cached plan) the search is skipped."""
+    def sample(self, index: int, units: int | None = None, prompt_tokens: int | None = None) -> Sample:
+        """Sample `index`; with `units` and `prompt_tokens` given (a cached plan) nothing is searched or counted."""
         if units is None and self._exact is None and index != 0:
             self.sample(0)  # the additivity check always runs on the same sample, so results never depend on order
         draw = self._draw(index)
@@ -172,7 +172,7 @@ class TaskGenerator(abc.ABC):
         if units is None:
             units, tokens, verified = self._fit(index, draw)
         else:
-            tokens = self.count(draw, units)
+            tokens = self.count(draw, units) if prompt_tokens is None else prompt_tokens
         rendered = self.render(draw, units)
         return Sample(
             task=self.spec.name,

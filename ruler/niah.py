@@ -106,15 +106,14 @@ class NiahGenerator(TaskGenerator):
         type_shown = self.type_v[:-1] if self.singular else self.type_v
         frame = self.template.frame("niah", {"type_needle_v": type_shown, "query": query}, singular=self.singular)
         depths = rng.sample(DEPTHS, len(needles)) if self.haystack == "essay" else []
-        order = cumsum = None
+        order = None
         if self.haystack == "needle":
-            pool, counts = self._needle_pool()
+            pool = self._needle_pool()
             taken = set(keys)
             order = np.asarray([i for i in np_rng.permutation(len(pool)) if self._pool_keys[i] not in taken])
-            cumsum = np.concatenate([[0], np.cumsum(counts[order])])
-        return NiahDraw(frame, needles, answers, keys, depths, cumsum, order, rng.getrandbits(64))
+        return NiahDraw(frame, needles, answers, keys, depths, None, order, rng.getrandbits(64))
 
-    def _needle_pool(self) -> tuple[list[str], np.ndarray]:
+    def _needle_pool(self) -> list[str]:
         """Random distractor needles for this (seed, task, length), about twice what a sample needs."""
         if self._pool is None:
             rng = random.Random(sample_seed(self.seed, self.spec.name, self.length, "pool"))
@@ -130,9 +129,16 @@ class NiahGenerator(TaskGenerator):
             per_needle = max(1.0, float(np.mean(self.counter.marginals(["\n" + p for p in pool]))))
             extend(int(2 * self.budget / per_needle))
             self._pool, self._pool_keys = pool, keys
-            self._pool_counts = np.asarray(self.counter.marginals(["\n" + p for p in pool]), dtype=np.int64)
-        assert self._pool_counts is not None
-        return self._pool, self._pool_counts
+        return self._pool
+
+    def _pool_cumsum(self, draw: NiahDraw) -> np.ndarray:
+        """Cumulative tokens along this sample's pool order (the pool is tokenized once, on first use)."""
+        if draw.pool_cumsum is None:
+            if self._pool_counts is None:
+                counts = self.counter.marginals(["\n" + p for p in self._needle_pool()])
+                self._pool_counts = np.asarray(counts, dtype=np.int64)
+            draw.pool_cumsum = np.concatenate([[0], np.cumsum(self._pool_counts[draw.pool_order])])
+        return draw.pool_cumsum
 
     # ------------------------------------------------------------------ count / render
     def count(self, draw: NiahDraw, units: int) -> int:
@@ -145,9 +151,9 @@ class NiahGenerator(TaskGenerator):
         if self.haystack == "noise":
             lines += units * self.counter.marginal("\n" + NOISE_SENTENCE)
         else:
-            assert draw.pool_cumsum is not None
+            cumsum = self._pool_cumsum(draw)
             cycles, rest = divmod(units, len(draw.pool_order))
-            lines += cycles * int(draw.pool_cumsum[-1]) + int(draw.pool_cumsum[rest])
+            lines += cycles * int(cumsum[-1]) + int(cumsum[rest])
         return self.counter.count(head) + lines + self.counter.marginal(ending)
 
     def render(self, draw: NiahDraw, units: int) -> Rendered:

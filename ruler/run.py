@@ -22,6 +22,7 @@ from jamba_eval.errors import UserError
 from jamba_eval.results import RunDir
 from jamba_eval.ruler.config import RulerConfig
 from jamba_eval.ruler.dataset import SampleSet, default_cache_dir, make_generator
+from jamba_eval.ruler.fit import UnreachableLength
 from jamba_eval.ruler.generator import Sample, sample_id
 from jamba_eval.ruler.haystack import load_corpus
 from jamba_eval.ruler.metrics import sample_score
@@ -150,6 +151,7 @@ def _run(config, runner, specs, lengths, qa, skipped, output_dir) -> dict[str, A
         if run.resumed:
             log.info("resuming %s: %d samples done, %d to go", output_dir, len(done), pending)
         sets: dict[str, dict[str, Any]] = {}
+        unfit: dict[str, dict[str, str]] = {}
         with progress.progress_bar(pending, "RULER") as bar:
             for length, spec in cells:
                 bar.describe(f"RULER {spec.name} @ {format_length(length)}: preparing")
@@ -164,7 +166,17 @@ def _run(config, runner, specs, lengths, qa, skipped, output_dir) -> dict[str, A
                     corpus=corpus,
                     qa=qa.get(spec.name),
                 )
-                sample_set = SampleSet(generator, config.samples, cache_dir)
+                try:
+                    sample_set = SampleSet(generator, config.samples, cache_dir)
+                except UnreachableLength as exc:  # e.g. HotpotQA's own 10 paragraphs at 4K bytes
+                    log.warning("skipping %s at %s: %s", spec.name, format_length(length), exc)
+                    unfit.setdefault(spec.name, {})[str(length)] = str(exc)
+                    bar.advance(
+                        sum(
+                            1 for i in range(config.samples) if sample_id(spec.name, length, config.seed, i) not in done
+                        )
+                    )
+                    continue
                 sets.setdefault(spec.name, {})[str(length)] = sample_set.describe()
                 log.debug("%s @ %d: samples ready in %.2fs", spec.name, length, time.perf_counter() - started)
                 todo = [i for i in range(config.samples) if sample_id(spec.name, length, config.seed, i) not in done]
@@ -178,10 +190,10 @@ def _run(config, runner, specs, lengths, qa, skipped, output_dir) -> dict[str, A
                     for sample, completion in zip(batch, completions, strict=True):
                         samples_log.append(_record(spec, sample, completion, seconds))
                     bar.advance(len(batch))
-                run.write_summary(_summary(config, runner, specs, lengths, skipped, sets, samples_log))
-        summary = _summary(config, runner, specs, lengths, skipped, sets, samples_log)
+                run.write_summary(_summary(config, runner, specs, lengths, skipped, unfit, sets, samples_log))
+        summary = _summary(config, runner, specs, lengths, skipped, unfit, sets, samples_log)
         run.write_summary(summary)
-        run.set_status("complete" if summary["complete"] else "incomplete")
+        run.set_status("complete" if summary["finished"] else "incomplete")
         return summary
 
 
@@ -192,22 +204,33 @@ def _request(sample: Sample, spec: TaskSpec, template: PromptTemplate, tokenizer
     return GenerationRequest(prompt=prompt, max_new_tokens=spec.tokens_to_generate, stop=[], temperature=0.0)
 
 
-def _summary(config, runner, specs, lengths, skipped, sets, samples_log) -> dict[str, Any]:
+def _summary(config, runner, specs, lengths, skipped, unfit, sets, samples_log) -> dict[str, Any]:
     tasks = [s.name for s in specs]
     summary = build_summary(
         samples_log.records(), tasks, lengths, config.samples, config.seed, config.threshold, config.bootstrap_rounds
     )
-    note = ""
+    notes = []
     if skipped:
-        note = f"average covers {len(tasks)} tasks ({', '.join(skipped)} skipped: no QA data)"
+        notes.append(f"average covers {len(tasks)} tasks ({', '.join(skipped)} skipped: no QA data)")
+    for task, per_length in unfit.items():
+        where = ", ".join(format_length(int(length)) for length in per_length)
+        notes.append(f"{task} cannot fit {where} with this tokenizer: no mean at that length")
+    pending = [
+        (t, length)
+        for t in tasks
+        for length in lengths
+        if not summary["scores"][t].get(str(length), {}).get("complete") and str(length) not in unfit.get(t, {})
+    ]
     summary.update(
         {
+            "finished": not pending,  # nothing left to run (cells that cannot fit count as done)
             "title": f"RULER - {runner.name} ({config.template} template)",
             "model": dataclasses.asdict(config.model),
             "runner": runner.describe(),
             "template": config.template,
             "skipped_tasks": skipped,
-            "note": note,
+            "unfit": unfit,
+            "note": "; ".join(notes),
             "sample_sets": sets,
         }
     )

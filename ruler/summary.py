@@ -162,6 +162,6 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     lines.append(text)
     if summary.get("note"):
         lines.append(summary["note"])
-    if not summary.get("complete"):
+    if not summary.get("finished", summary.get("complete")):
         lines.append("* incomplete: rerun the same command to finish (finished samples are kept)")
     return lines

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from jamba_eval.ruler.generator import Rendered, TaskGenerator
+from jamba_eval.ruler.generator import Rendered, TaskGenerator, shuffled
 from jamba_eval.ruler.niah import split_lead
 from jamba_eval.ruler.templates import Frame
 from jamba_eval.ruler.words import common_words, extended_words
@@ -124,5 +124,5 @@ class CommonWordsGenerator(TaskGenerator):
         chosen = [self.vocab[regime][i] for i in draw.orders[regime][:units]]
         common = chosen[: self.num_cw]
         items = common * self.freq_cw + chosen[self.num_cw :] * self.freq_ucw
-        random.Random(draw.render_seed).shuffle(items)
+        items = [items[i] for i in shuffled(len(items), draw.render_seed)]
         return Rendered(draw.frame.head + numbered(items) + draw.frame.tail, draw.frame.answer_prefix, common)

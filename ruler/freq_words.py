@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from jamba_eval.ruler.generator import Rendered, TaskGenerator
+from jamba_eval.ruler.generator import Rendered, TaskGenerator, shuffled
 from jamba_eval.ruler.niah import split_lead
 from jamba_eval.ruler.templates import Frame
 
@@ -74,6 +74,6 @@ class FreqWordsGenerator(TaskGenerator):
     def render(self, draw: FweDraw, units: int) -> Rendered:
         counts = self._counts(units)
         words = [draw.vocab[k] for k in np.nonzero(counts)[0] for _ in range(int(counts[k]))]
-        random.Random(draw.render_seed).shuffle(words)
+        words = [words[i] for i in shuffled(len(words), draw.render_seed)]
         text = draw.frame.head + " ".join(words) + draw.frame.tail
         return Rendered(text, draw.frame.answer_prefix, draw.vocab[1:4])

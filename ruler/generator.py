@@ -45,6 +45,11 @@ def sample_seed(*parts: Any) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+def shuffled(count: int, seed: int) -> list[int]:
+    """A random order of range(count) (numpy: ~10x faster than random.shuffle on long lists)."""
+    return np.random.default_rng(seed).permutation(count).tolist()
+
+
 @dataclasses.dataclass
 class Rendered:
     input: str  # the templated prompt without the answer prefix (RULER's `input`)
@@ -85,8 +90,9 @@ class Sample:
 
     def sha256(self) -> str:
         """Hash of what the model sees and what it is scored against."""
-        payload = json.dumps([self.input, self.answer_prefix, self.outputs], ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(self.input.encode("utf-8"))
+        digest.update(json.dumps([self.answer_prefix, self.outputs], ensure_ascii=False).encode("utf-8"))
+        return digest.hexdigest()
 
     def ruler_record(self) -> dict[str, Any]:
         """The sample as RULER's data files hold it."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from jamba_eval.ruler.generator import Rendered, TaskGenerator
+from jamba_eval.ruler.generator import Rendered, TaskGenerator, shuffled
 from jamba_eval.ruler.niah import split_lead
 from jamba_eval.ruler.qa_data import QaData
 from jamba_eval.ruler.templates import Frame
@@ -104,7 +104,7 @@ class QaGenerator(TaskGenerator):
         return low + max(0, int((self.budget - self.count(draw, low)) / per_doc))
 
     def render(self, draw: QaDraw, units: int) -> Rendered:
-        docs = [int(i) for i in self._docs(draw, units)]
-        random.Random(draw.render_seed).shuffle(docs)
+        ordered = self._docs(draw, units)
+        docs = [int(ordered[i]) for i in shuffled(len(ordered), draw.render_seed)]
         context = "\n\n".join(f"Document {i + 1}:\n{self.data.docs[d]}" for i, d in enumerate(docs))
         return Rendered(draw.frame.head + context + draw.frame.tail, draw.frame.answer_prefix, draw.outputs)

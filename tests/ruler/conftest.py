@@ -32,7 +32,7 @@ def _paragraphs(count: int) -> list[str]:
 
 def write_qa_files(folder: Path) -> dict[str, str]:
     """Small but real-format SQuAD v2 dev and HotpotQA dev-distractor files; returns question -> answer."""
-    paragraphs = _paragraphs(300)
+    paragraphs = _paragraphs(320)
     answers: dict[str, str] = {}
     articles = []
     for a in range(12):
@@ -50,7 +50,7 @@ def write_qa_files(folder: Path) -> dict[str, str]:
     (folder / "dev-v2.0.json").write_text(json.dumps({"version": "v2.0", "data": articles}), encoding="utf-8")
     records = []
     for i in range(20):
-        own = paragraphs[120 + 9 * i : 120 + 9 * i + 10]
+        own = paragraphs[120 + 10 * i : 130 + 10 * i]
         context = [[f"Title {i}-{k}", [s + ". " for s in p.split(". ")]] for k, p in enumerate(own)]
         word = own[0].split()[3].strip(".,;:")
         question = f"What is the fourth word of Title {i}-0?"

@@ -1,7 +1,9 @@
 """HTTP transport of the openai runner: a fleet of replicas, bounded concurrency, retries with backoff.
 
-- Each request goes to the replica with the fewest requests in flight; a replica that just failed is avoided for a
-  cool-down, and a request that failed somewhere is retried on another replica when there is one (data parallel).
+- Each request goes to the replica with the fewest requests in flight (data parallel). A replica that fails is
+  benched for a cool-down that doubles with each consecutive failure (1 s, 2 s, ... up to 60 s; a dead replica
+  answers fast, so "least busy" alone would keep choosing it), and a failed request is retried on another replica
+  when there is one.
 - 429, 408, 5xx, timeouts and connection errors are retried with exponential backoff and full jitter
   (delay = uniform(0, min(max, base * 2^attempt)), at least `Retry-After` when the server sends one); other
   4xx answers are the caller's mistake and fail at once with the server's message.
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 RETRY_STATUS = {408, 429}
+COOL_DOWN_S = 1.0
+MAX_COOL_DOWN_S = 60.0
 
 
 class RequestFailed(UserError):
@@ -60,6 +64,7 @@ class Replica:
         self.base_url = base_url
         self.in_flight = 0
         self.down_until = 0.0
+        self.consecutive_failures = 0
         self.served = 0
         self.failed = 0
 
@@ -100,15 +105,18 @@ class ReplicaPool:
             replica.in_flight += 1
             return replica
 
-    def _release(self, replica: Replica, ok: bool, cool_down_s: float = 0.0) -> None:
+    def _release(self, replica: Replica, ok: bool, served: bool = False) -> None:
         with self._lock:
             replica.in_flight -= 1
+            replica.served += served
             if ok:
-                replica.served += 1
+                replica.consecutive_failures = 0
                 replica.down_until = 0.0
-            else:
-                replica.failed += 1
-                replica.down_until = time.monotonic() + cool_down_s
+                return
+            replica.failed += 1
+            replica.consecutive_failures += 1
+            bench = min(MAX_COOL_DOWN_S, COOL_DOWN_S * 2 ** (replica.consecutive_failures - 1))
+            replica.down_until = time.monotonic() + bench
 
     def post(self, path: str, payload: dict[str, Any], cancel: threading.Event | None = None) -> tuple[Any, int, float]:
         """POST JSON to `path` on some replica: (parsed JSON, retries spent, seconds of the answering attempt)."""
@@ -132,7 +140,7 @@ class ReplicaPool:
                     except ValueError:
                         last_error = f"{url}: HTTP 200 with a body that is not JSON"
                     else:
-                        self._release(replica, ok=True)
+                        self._release(replica, ok=True, served=True)
                         return body, attempt, time.perf_counter() - started
                 elif response.status_code in RETRY_STATUS or response.status_code >= 500:
                     last_error = f"{url}: HTTP {response.status_code}: {_error_message(response)}"
@@ -145,7 +153,7 @@ class ReplicaPool:
                         response.text,
                     )
             delay = self.policy.delay(attempt, retry_after)
-            self._release(replica, ok=False, cool_down_s=delay)
+            self._release(replica, ok=False)
             avoid = replica if len(self.replicas) > 1 else None
             if attempt == self.policy.max_retries:
                 break

@@ -105,6 +105,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.fixture
+def unused_port() -> int:
+    """A local port nothing listens on (a dead replica)."""
+    return free_port()
+
+
 @contextlib.contextmanager
 def serve(*args: str, max_batch_size: int = 8, timeout_s: float = 90.0) -> Iterator[str]:
     """Run `jamba-eval serve ARGS` on a free port; yields its base URL (…/v1) once /health answers."""
@@ -133,6 +139,12 @@ def serve(*args: str, max_batch_size: int = 8, timeout_s: float = 90.0) -> Itera
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """`with start_server(*serve_args) as base_url:` runs a `jamba-eval serve` process for one test."""
+    return serve
 
 
 @pytest.fixture(scope="session")

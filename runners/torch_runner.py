@@ -155,6 +155,8 @@ class TorchRunner(Runner):
             return any(s in tail for s in stops[row])
 
         first = requests[0]
+        if max(limits) == 0:  # nothing to generate (e.g. max_new_tokens=0)
+            return [Completion("", len(p), 0, "length", 0.0, 0.0, token_ids=[]) for p in prompts]
         reset_peak(self.device)
         outputs = self.backend.generate(
             prompts,

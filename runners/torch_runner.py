@@ -106,8 +106,10 @@ class TorchRunner(Runner):
         self.name = str(model)
         default_length = self.backend.default_max_length or DEFAULT_MAX_LENGTH
         self.max_length = parse_length(max_length) if max_length is not None else default_length
+        # EOS: the tokenizer's, plus the checkpoint's own (generation_config), as vLLM does; a built-in model speaks
+        # only through its tokenizer
         eos = [self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else []
-        self.eos_token_ids = sorted(set(eos) | set(self.backend.eos_token_ids))
+        self.eos_token_ids = sorted(set(eos) | set(self.backend.eos_token_ids if path is not None else []))
         self.pad_token_id = next(
             (t for t in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id) if t is not None), 0
         )

@@ -73,6 +73,7 @@ class OpenAIRunner(Runner):
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_length: int | str | None = None,
+        batch_size: int | None = None,  # accepted like the other runners; concurrency is num_concurrent
         **unknown: Any,
     ):
         if "api_key" in unknown:

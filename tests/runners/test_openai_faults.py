@@ -170,5 +170,7 @@ def test_the_api_key_is_sent_but_never_recorded(monkeypatch, caplog):
 def test_base_url_syntax():
     assert parse_base_urls("http://a:1/v1/|https://b/v1/completions") == ["http://a:1/v1", "https://b/v1"]
     assert parse_base_urls(["http://x/v1"]) == ["http://x/v1"]
+    # tasks pass --batch-size to every runner; here it is accepted (concurrency is num_concurrent)
+    assert load_runner(ModelConfig("openai", "m", {"base_url": "http://x/v1|http://y/v1"}), batch_size=4).base_urls
     with pytest.raises(UserError, match="http"):
         parse_base_urls("a:1/v1")

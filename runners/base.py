@@ -45,6 +45,8 @@ class Completion:
     time_to_first_token_s: float | None = None
     total_time_s: float | None = None
     retries: int = 0  # HTTP retries spent on this request (0 for local runners)
+    peak_memory_bytes: int | None = None  # peak memory while the batch holding this request ran (local runners)
+    token_ids: list[int] | None = None  # generated ids (may run past a stop string cut from `text`; local runners)
 
 
 @dataclasses.dataclass
@@ -60,6 +62,7 @@ class LogLikelihood:
     logprob: float  # sum of the continuation tokens' log-probabilities
     is_greedy: bool  # every continuation token was the argmax
     num_tokens: int  # continuation tokens scored
+    retries: int = 0  # HTTP retries spent on this request (0 for local runners)
 
 
 @dataclasses.dataclass
@@ -68,6 +71,20 @@ class TokenLoglikelihoodRequest:
 
     context: list[int]
     continuation: list[int]
+
+
+@dataclasses.dataclass
+class TokenScore:
+    """One scored token: its log-probability and the model's top-1 token there (what `echo` + `logprobs` return)."""
+
+    token_id: int
+    logprob: float
+    top_token_id: int
+    top_logprob: float
+
+    @property
+    def is_greedy(self) -> bool:
+        return self.token_id == self.top_token_id or self.logprob >= self.top_logprob
 
 
 class Runner(abc.ABC):
@@ -92,6 +109,12 @@ class Runner(abc.ABC):
             for r in requests
         ]
         return self.loglikelihood_tokens(token_requests)
+
+    def prompt_logprobs(self, prompts: Sequence[list[int]]) -> list[list[TokenScore]]:
+        """Per-token scores of each prompt's tokens 1..n-1 (token 0 has no context), for `echo` + `logprobs`.
+
+        Optional: runners that can score every position in one pass override it."""
+        raise NotImplementedError(f"{type(self).__name__} does not return per-token prompt log-probs")
 
     def describe(self) -> dict[str, Any]:
         """What answered: recorded in every run's provenance."""

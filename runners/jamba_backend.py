@@ -1,0 +1,106 @@
+"""The Jamba backend of the torch runner: our own Jamba (`jamba_eval.model`), imported only when chosen.
+
+`jamba_eval.model` gives `load_jamba`, `generate` (left padding, chunked prefill, `stop_check`, seeded sampling,
+per-row timings) and `score` (sum log-prob, all-greedy). Per-token prompt scores (for a server's `echo` +
+`logprobs`) are assembled from those two calls: one position at a time, so O(n^2) in the prompt length: fine for
+short prompts, slow for long ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from jamba_eval.errors import NotAvailableYet
+from jamba_eval.runners.base import TokenScore
+from jamba_eval.runners.hf_backend import StopCheck
+
+
+class JambaBackend:
+    def __init__(
+        self,
+        name_or_path: str,
+        dtype: torch.dtype,
+        device: torch.device,
+        experts_int8: bool = False,
+        prefill_chunk_size: int = 4096,
+    ):
+        try:
+            from jamba_eval.model import generate as generation
+            from jamba_eval.model import load_jamba
+        except ImportError as exc:
+            raise NotAvailableYet(
+                f"our Jamba (jamba_eval.model) is not available yet ({exc}); "
+                "for a Jamba checkpoint use --model-args backend=transformers"
+            ) from None
+        self._generate = generation.generate
+        self._score = generation.score
+        self.model = load_jamba(name_or_path, dtype=dtype, experts_int8=experts_int8, device=str(device))
+        self.device = device
+        self.experts_int8 = experts_int8
+        self.prefill_chunk_size = prefill_chunk_size
+        self.config = getattr(self.model, "config", None)
+        eos = getattr(self.config, "eos_token_id", None)
+        self.eos_token_ids = [] if eos is None else list(eos) if isinstance(eos, list | tuple) else [int(eos)]
+        self.default_max_length = getattr(self.config, "max_position_embeddings", None)
+
+    def describe(self) -> dict[str, Any]:
+        parameters = getattr(self.model, "parameters", None)
+        return {
+            "backend": "jamba_eval.model",
+            "model_class": type(self.model).__name__,
+            "experts_int8": self.experts_int8,
+            "prefill_chunk_size": self.prefill_chunk_size,
+            "parameters": sum(p.numel() for p in parameters()) if callable(parameters) else None,
+        }
+
+    def generate(
+        self,
+        prompts: Sequence[list[int]],
+        max_new_tokens: int,
+        *,
+        eos_token_ids: Sequence[int] = (),
+        stop_check: StopCheck | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        pad_token_id: int = 0,
+    ) -> list[Any]:
+        return self._generate(
+            self.model,
+            [list(p) for p in prompts],
+            max_new_tokens,
+            eos_token_ids=tuple(eos_token_ids),
+            stop_check=stop_check,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            prefill_chunk_size=self.prefill_chunk_size,
+            pad_token_id=pad_token_id,
+        )
+
+    def score(self, requests: Sequence[tuple[list[int], list[int]]], batch_size: int) -> list[tuple[float, bool]]:
+        return self._score(
+            self.model, list(requests), prefill_chunk_size=self.prefill_chunk_size, batch_size=batch_size
+        )
+
+    def token_scores(
+        self, sequences: Sequence[list[int]], n_scored: Sequence[int], batch_size: int, pad_token_id: int = 0
+    ) -> list[list[TokenScore]]:
+        """Per-position scores from `generate` (the top-1 token) and `score` (log-probs of token and top-1)."""
+        positions = [(i, j) for i, seq in enumerate(sequences) for j in range(len(seq) - n_scored[i], len(seq))]
+        contexts = [sequences[i][:j] for i, j in positions]
+        top_ids: list[int] = []
+        for start in range(0, len(contexts), batch_size):
+            outputs = self.generate(contexts[start : start + batch_size], 1, pad_token_id=pad_token_id)
+            top_ids.extend(int(out.tokens[0]) for out in outputs)
+        pairs = [(ctx, [sequences[i][j]]) for ctx, (i, j) in zip(contexts, positions, strict=True)]
+        pairs += [(ctx, [top]) for ctx, top in zip(contexts, top_ids, strict=True)]
+        logprobs = [lp for lp, _ in self.score(pairs, batch_size)]
+        results: list[list[TokenScore]] = [[] for _ in sequences]
+        n = len(positions)
+        for k, (i, j) in enumerate(positions):
+            results[i].append(TokenScore(sequences[i][j], logprobs[k], top_ids[k], logprobs[n + k]))
+        return results

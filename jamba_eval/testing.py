@@ -63,3 +63,57 @@ def train_bpe_tokenizer(out_dir: str | Path, vocab_size: int = 1024, chat_templa
         json.dumps({"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}, indent=2), encoding="utf-8"
     )
     return out
+
+
+# Tiny random checkpoints, saved with transformers' `save_pretrained` beside a tokenizer. head_dim 32 is the
+# smallest head size vLLM's CPU attention accepts, so the same checkpoint runs on every runner.
+TINY_LLAMA = dict(
+    vocab_size=1024,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    max_position_embeddings=1024,
+    pad_token_id=0,
+    bos_token_id=1,
+    eos_token_id=2,
+)
+TINY_JAMBA = dict(
+    TINY_LLAMA,
+    num_hidden_layers=4,
+    attn_layer_period=4,
+    attn_layer_offset=2,
+    expert_layer_period=2,
+    expert_layer_offset=1,
+    num_experts=4,
+    num_experts_per_tok=2,
+    mamba_d_state=8,
+    mamba_dt_rank=8,
+)
+
+
+def save_tiny_checkpoint(kind: str, out_dir: str | Path, tokenizer_dir: str | Path, seed: int = 0) -> Path:
+    """A random `llama`, `mixtral` or `jamba` model (transformers classes) saved with its tokenizer files."""
+    import shutil
+
+    import torch
+    import transformers
+
+    if kind == "llama":
+        model = transformers.LlamaForCausalLM
+        config = transformers.LlamaConfig(**TINY_LLAMA)
+    elif kind == "mixtral":
+        model = transformers.MixtralForCausalLM
+        config = transformers.MixtralConfig(**TINY_LLAMA, num_local_experts=4, num_experts_per_tok=2)
+    elif kind == "jamba":
+        model = transformers.JambaForCausalLM
+        config = transformers.JambaConfig(**TINY_JAMBA)
+    else:
+        raise ValueError(f"unknown tiny checkpoint kind {kind!r}")
+    torch.manual_seed(seed)
+    out = Path(out_dir)
+    model(config).save_pretrained(out)
+    for file in Path(tokenizer_dir).iterdir():
+        shutil.copy(file, out / file.name)
+    return out

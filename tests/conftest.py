@@ -50,3 +50,25 @@ def bpe_tokenizer_dir(tmp_path_factory) -> Path:
     from jamba_eval.testing import train_bpe_tokenizer
 
     return train_bpe_tokenizer(tmp_path_factory.mktemp("bpe_tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory, bpe_tokenizer_dir) -> Path:
+    from jamba_eval.testing import save_tiny_checkpoint
+
+    return save_tiny_checkpoint("llama", tmp_path_factory.mktemp("llama"), bpe_tokenizer_dir, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_mixtral_dir(tmp_path_factory, bpe_tokenizer_dir) -> Path:
+    from jamba_eval.testing import save_tiny_checkpoint
+
+    return save_tiny_checkpoint("mixtral", tmp_path_factory.mktemp("mixtral"), bpe_tokenizer_dir, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_jamba_dir(tmp_path_factory, bpe_tokenizer_dir) -> Path:
+    """A Jamba checkpoint written by transformers (attention at layer 2 of 4, MoE every other layer)."""
+    from jamba_eval.testing import save_tiny_checkpoint
+
+    return save_tiny_checkpoint("jamba", tmp_path_factory.mktemp("jamba"), bpe_tokenizer_dir, seed=2)

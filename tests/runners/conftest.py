@@ -8,86 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
-# head_dim 32: the smallest head size vLLM's CPU attention accepts, so the same checkpoint runs everywhere.
-TINY_LLAMA = dict(
-    vocab_size=1024,
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    num_key_value_heads=1,
-    max_position_embeddings=1024,
-    pad_token_id=0,
-    bos_token_id=1,
-    eos_token_id=2,
-)
-
-
-def _save(model, tokenizer_dir: Path, out: Path) -> Path:
-    model.save_pretrained(out)
-    for file in tokenizer_dir.iterdir():
-        shutil.copy(file, out / file.name)
-    return out
-
-
-@pytest.fixture(scope="session")
-def tiny_llama_dir(tmp_path_factory, bpe_tokenizer_dir) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    return _save(LlamaForCausalLM(LlamaConfig(**TINY_LLAMA)), bpe_tokenizer_dir, tmp_path_factory.mktemp("llama"))
-
-
-@pytest.fixture(scope="session")
-def tiny_mixtral_dir(tmp_path_factory, bpe_tokenizer_dir) -> Path:
-    import torch
-    from transformers import MixtralConfig, MixtralForCausalLM
-
-    torch.manual_seed(1)
-    config = MixtralConfig(**TINY_LLAMA, num_local_experts=4, num_experts_per_tok=2)
-    return _save(MixtralForCausalLM(config), bpe_tokenizer_dir, tmp_path_factory.mktemp("mixtral"))
-
-
-@pytest.fixture(scope="session")
-def tiny_jamba_dir(tmp_path_factory, bpe_tokenizer_dir) -> Path:
-    """A Jamba checkpoint written by transformers (attention at layer 2 of 4, MoE every other layer)."""
-    import torch
-    from transformers import JambaConfig, JambaForCausalLM
-
-    torch.manual_seed(2)
-    config = JambaConfig(
-        vocab_size=1024,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        attn_layer_period=4,
-        attn_layer_offset=2,
-        expert_layer_period=2,
-        expert_layer_offset=1,
-        num_experts=4,
-        num_experts_per_tok=2,
-        mamba_d_state=8,
-        mamba_dt_rank=8,
-        max_position_embeddings=1024,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    return _save(JambaForCausalLM(config), bpe_tokenizer_dir, tmp_path_factory.mktemp("jamba"))
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ every other layer, 16 experts top-2, Mamba expand 2, d_state 16, d_conv 4); Mixt
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -70,9 +71,6 @@ def tiny_models(tmp_path_factory, bpe_tokenizer_dir) -> dict[str, Path]:
 
 
 @pytest.fixture
-def hf_runner_path(monkeypatch) -> str:
-    """Let bench workers import `hf_runner:HFRunner` (this folder on PYTHONPATH)."""
-    import os
-
+def local_runners(monkeypatch) -> None:
+    """Let bench workers import this folder's runners (`fake_runners:ScriptedRunner`, `hf_runner:HFRunner`)."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
-    return "hf_runner:HFRunner"

@@ -3,7 +3,7 @@
 The claim under test is the papers' (Jamba Table 1): with attention in 1 of every 8 layers, Jamba's memory grows
 with context at 1/8 of the rate of a Mixtral-shaped model of the same width and depth. Measured here as the slope
 of memory held while decoding (weights + caches; see `worker.py`) over several lengths, it must be at most 1/4 of
-Mixtral's. Model shapes: `conftest.py`.
+Mixtral's. Model shapes: `jamba_eval.tasks.efficiency.tiny_models`.
 """
 
 from __future__ import annotations

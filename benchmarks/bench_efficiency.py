@@ -47,8 +47,8 @@ def analytic() -> None:
     eight = Budget(80 * GiB, 8, parse_reserve(reserve, 80 * GiB))
     print(f"\n== 8 x 80 GiB GPUs, reserve {reserve}: longest context (paper: Jamba-1.5-Large 256K with ExpertsInt8)")
     for name in ("jamba-1.5-large", "llama-3.1-70b", "mistral-large-2", "llama-3.1-405b"):
-        ei8, bf16 = max_context(name, eight, "experts-int8"), max_context(name, eight, "bf16")
-        print(f"{name:18} experts-int8 {format_tokens(ei8):>9}   bf16 {format_tokens(bf16):>9}")
+        fits = {dtype: format_tokens(max_context(name, eight, dtype)) for dtype in ("experts-int8", "fp8", "bf16")}
+        print(f"{name:18} " + "   ".join(f"{dtype} {value:>9}" for dtype, value in fits.items()))
 
 
 def main() -> None:

@@ -202,4 +202,9 @@ def render_table(summary: dict[str, Any]) -> str:
         f"memory measured as: {', '.join(sorted(kinds)) or '-'}; medians of {summary['repeats']} runs after "
         f"{summary['warmup']} warm-up, {summary['decode_tokens']} decoded tokens"
     )
+    if summary["what"] == "throughput":
+        lines.append(
+            "note: throughput runs keep one process per model and the default allocator; take memory numbers from "
+            "`jamba-eval bench memory` (a fresh process per point)"
+        )
     return "\n".join(lines)

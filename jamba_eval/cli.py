@@ -125,6 +125,18 @@ def main_callback(
         progress.configure(False)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the message (it may be replaced after set-up)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _configure_logging(level: str) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -136,7 +148,7 @@ def _configure_logging(level: str) -> None:
         handler: logging.Handler = RichHandler(show_path=False, markup=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     handler._jamba_eval = True  # type: ignore[attr-defined]
     root.addHandler(handler)

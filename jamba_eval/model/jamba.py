@@ -57,7 +57,9 @@ class JambaDecoderLayer(nn.Module):
 class JambaModel(nn.Module):
     def __init__(self, config: JambaConfig, experts_int8: bool = False):
         super().__init__()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        pad = config.pad_token_id
+        padding_idx = pad if pad is not None and 0 <= pad < config.vocab_size else None  # as transformers: no grad
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=padding_idx)
         self.layers = nn.ModuleList(JambaDecoderLayer(config, i, experts_int8) for i in range(config.num_hidden_layers))
         self.final_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 

@@ -28,6 +28,7 @@ from jamba_eval.model.jamba import JambaForCausalLM
 from jamba_eval.model.loading import build_model, load_checkpoint
 
 TINY_SEED = 20240328  # the Jamba release date
+BYTE_VOCAB = 263  # ByteTokenizer().vocab_size
 
 _PUBLISHED = dict(  # shared by Jamba-v0.1 and Jamba-1.5-Mini (arXiv 2403.19887 §3; config.json on the hub)
     vocab_size=65536,
@@ -159,7 +160,7 @@ def load_preset(
             f"{name} is a config-only preset (no weights ship with jamba-eval); download the checkpoint "
             f"(e.g. `hf download {_hub_name(name)} --local-dir DIR`) and pass DIR as the model"
         )
-    return init_tiny(config, dtype=dtype, experts_int8=experts_int8, device=device)
+    return init_random(config, dtype=dtype, experts_int8=experts_int8, device=device, used_vocab=BYTE_VOCAB)
 
 
 def _hub_name(name: str) -> str:
@@ -190,16 +191,17 @@ def _uniform(name: str, count: int, seed: int) -> np.ndarray:
     return (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-23) - np.float32(1.0)
 
 
-def init_tiny(
+def init_random(
     config: JambaConfig,
     seed: int = TINY_SEED,
     dtype: torch.dtype = torch.float32,
     experts_int8: bool = False,
     device: str = "cpu",
+    used_vocab: int | None = None,
 ) -> JambaForCausalLM:
-    """Random weights, uniform with std 1/sqrt(fan_in) (outputs of residual branches scaled by 1/sqrt(2 layers)),
-    Mamba's own init for A (log 1..N), D (1) and the Δ bias (Δ in [0.001, 0.1]); unused vocabulary rows of the
-    LM head are zero."""
+    """Deterministic random weights for any config: uniform with std 1/sqrt(fan_in) (residual-branch outputs scaled
+    by 1/sqrt(2 layers)), Mamba's own init for A (log 1..N), D (1) and the Δ bias (Δ in [0.001, 0.1]). LM-head rows
+    of ids >= `used_vocab` (never produced by the tokenizer) are zero."""
     fp32 = build_model(config, torch.float32, experts_int8=False, device="cpu")
     residual_scale = (2 * config.num_hidden_layers) ** -0.5
     with torch.no_grad():
@@ -222,9 +224,8 @@ def init_tiny(
                     std *= residual_scale
                 values = _uniform(name, param.numel(), seed) * np.float32(std * 3**0.5)
                 param.copy_(torch.from_numpy(values).view(param.shape))
-        used = 263  # ByteTokenizer().vocab_size: ids above never come from the tokenizer
-        if config.vocab_size > used and not config.tie_word_embeddings:
-            fp32.lm_head.weight[used:] = 0
+        if used_vocab is not None and not config.tie_word_embeddings:
+            fp32.lm_head.weight[used_vocab:] = 0
     if dtype == torch.float32 and not experts_int8 and device == "cpu":
         return fp32
     model = build_model(config, dtype, experts_int8, device)

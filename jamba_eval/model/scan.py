@@ -9,15 +9,18 @@ For each batch row, channel d and state index n, with the input-dependent step �
 Glossary: b batch, L tokens, D channels (d_inner), N state size (d_state), T tokens per chunk, c chunks scanned
 side by side.
 
-Three implementations share one signature `(u, delta, A, B, C, h0) -> (y, h_last)`:
+Four implementations share one signature `(u, delta, A, B, C, h0) -> (y, h_last)`; `selective_scan` picks one:
 
 - `selective_scan_reference`: a plain loop over tokens; the oracle the tests hold the others to.
-- `selective_scan_chunked`: the portable fast path. A block of c*T tokens is cut into c chunks of T tokens; one
-  loop of T steps scans all c chunks at once from a zero state (each step one fused op over [b, c, D, N], so
-  Python overhead is paid per T tokens, not per token), then chunk-start states are chained (c small steps) and
-  folded back in with the chunk's running decay: h_t = h_local_t + P_t ⊙ h_start. Only products of decays in
-  (0, 1] are formed, never exp(+cumsum) (the log-space trick overflows fp32 once Σ Δ|A| > 88). c is chosen so
-  that one step touches ~2^17 elements: many chunks for small D (tiny models), c = 1 for D = 8192.
+- `selective_scan_per_token`: the same loop with in-place fused ops. Fastest when one token's state [b, D, N]
+  is already large (>= 2^17 elements, e.g. D = 8192): it stays in cache while exp(Δ A) is formed on the fly.
+- `selective_scan_chunked`: the fast path for smaller states (tiny models, where per-op overhead dominates). A
+  block of c*T tokens is cut into c chunks of T tokens; one loop of T steps scans all c chunks at once from a zero
+  state (each step one fused op over [b, c, D, N], so Python overhead is paid per T tokens, not per token), then
+  chunk-start states are chained (c small steps) and folded back in with the chunk's running decay:
+  h_t = h_local_t + P_t ⊙ h_start. Only products of decays in (0, 1] are formed, never exp(+cumsum) (the
+  log-space trick overflows fp32 once Σ Δ|A| > 88). c is chosen so that one step touches ~2^16 elements. It is
+  also the path autograd goes through.
 - on CUDA, `mamba_ssm`'s `selective_scan_fn` when importable (it has no initial state, so a carried state is
   added in closed form: h0 decays by exp(A * cumsum Δ) <= 1). This path is small and was never run here (no GPU).
 
@@ -34,7 +37,7 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-STEP_ELEMENTS = 1 << 17  # elements of [b, c, D, N] touched per step of the chunked loop
+STEP_ELEMENTS = 1 << 16  # elements of [b, c, D, N] touched per step of the chunked loop
 CHUNK_TOKENS = 16  # T: tokens per chunk
 
 
@@ -52,12 +55,26 @@ def selective_scan_reference(
     return y, h
 
 
+def selective_scan_per_token(
+    u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, h0: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference loop with in-place ops (no autograd): one fused update and one read-out per token."""
+    b, L, D = u.shape
+    h = u.new_zeros(b, D, A.shape[1]) if h0 is None else h0.clone()  # [b, D, N]
+    y = u.new_empty(b, L, D)
+    inputs = delta * u  # [b, L, D]
+    for t in range(L):
+        h.mul_(torch.exp(delta[:, t, :, None] * A)).addcmul_(inputs[:, t, :, None], B[:, t, None, :])
+        torch.matmul(h, C[:, t, :, None], out=y[:, t, :, None])  # [b, D, 1]
+    return y, h
+
+
 def selective_scan_step(
     u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, h: torch.Tensor
 ) -> torch.Tensor:
     """One token. u, delta [b, D]; B, C [b, N]; h [b, D, N] is updated in place. Returns y [b, D]."""
     h.mul_(torch.exp(delta[:, :, None] * A)).addcmul_((delta * u)[:, :, None], B[:, None, :])  # [b, D, N]
-    return torch.einsum("bdn,bn->bd", h, C)
+    return torch.matmul(h, C[:, :, None])[:, :, 0]  # [b, D]
 
 
 class _Workspace:
@@ -210,4 +227,7 @@ def selective_scan(
     """The fastest exact scan for the inputs' device (all inputs fp32)."""
     if u.is_cuda and (kernel := _cuda_selective_scan()) is not None:
         return _scan_cuda(kernel, u, delta, A, B, C, h0)
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C, h0) if t is not None)
+    if not grad and u.shape[0] * A.numel() >= 2 * STEP_ELEMENTS:
+        return selective_scan_per_token(u, delta, A, B, C, h0)
     return selective_scan_chunked(u, delta, A, B, C, h0)

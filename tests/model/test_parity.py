@@ -79,3 +79,27 @@ def test_bfloat16_as_accurate_as_transformers_bfloat16(hf_jamba):
         ours = load_jamba(directory, dtype=torch.bfloat16)(ids).float()
     their_error, our_error = (theirs - exact).abs().max().item(), (ours - exact).abs().max().item()
     assert our_error <= 1.5 * their_error + 1e-3 * exact.abs().max().item(), (our_error, their_error)
+
+
+def test_gradients_match_transformers(hf_jamba):
+    """Training (a later issue) differentiates through our forward, chunked scan included."""
+    reference, directory = hf_jamba(seed=6)
+    reference.train()
+    ours = load_jamba(directory).train()
+    ids = torch.randint(0, 97, (2, 37), generator=torch.Generator().manual_seed(6))
+    losses = []
+    for model, logits_of in ((reference, lambda m: m(ids).logits), (ours, lambda m: m(ids))):
+        logits = logits_of(model)[:, :-1]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 97), ids[:, 1:].reshape(-1))
+        loss.backward()
+        losses.append(loss.item())
+    reference.eval()
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    theirs = dict(reference.named_parameters())
+    checked = 0
+    for name, param in ours.named_parameters():
+        if name in theirs and ".experts." not in name:
+            expected = theirs[name].grad
+            assert (param.grad - expected).abs().max().item() <= 1e-4 * max(1.0, expected.abs().max().item()), name
+            checked += 1
+    assert checked > 50

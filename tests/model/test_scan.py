@@ -10,6 +10,7 @@ from jamba_eval.model.scan import (
     add_initial_state,
     selective_scan,
     selective_scan_chunked,
+    selective_scan_per_token,
     selective_scan_reference,
     selective_scan_step,
 )
@@ -93,10 +94,18 @@ def test_initial_state_correction_used_with_cuda_kernels():
     assert relative_error(h, expected_h) <= 1e-5
 
 
-def test_dispatch_on_cpu_is_the_chunked_scan():
-    u, delta, A, B, C, h0 = inputs(L=33)
+@pytest.mark.parametrize("delta_scale", [1e-3, 1.0, 100.0])
+def test_per_token_matches_reference(delta_scale):
+    u, delta, A, B, C, h0 = inputs(delta_scale=delta_scale)
+    expected = selective_scan_reference(u, delta, A, B, C, h0)
+    got = selective_scan_per_token(u, delta, A, B, C, h0)
+    for g, e in zip(got, expected, strict=True):
+        assert relative_error(g, e) <= 1e-5
+
+
+@pytest.mark.parametrize("channels, expected", [(33, selective_scan_chunked), (1 << 14, selective_scan_per_token)])
+def test_dispatch_on_cpu_by_state_size(channels, expected):
+    u, delta, A, B, C, h0 = inputs(b=1, L=5, D=channels)
     with torch.no_grad():
-        for got, expected in zip(
-            selective_scan(u, delta, A, B, C, h0), selective_scan_chunked(u, delta, A, B, C, h0), strict=True
-        ):
-            assert torch.equal(got, expected)
+        for got, want in zip(selective_scan(u, delta, A, B, C, h0), expected(u, delta, A, B, C, h0), strict=True):
+            assert torch.equal(got, want)

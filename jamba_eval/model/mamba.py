@@ -40,6 +40,7 @@ class JambaMambaMixer(nn.Module):
         )
         self.d_inner, self.d_state, self.dt_rank = E, N, R
         self.in_proj = nn.Linear(H, 2 * E, bias=config.mamba_proj_bias)
+        # holds the checkpoint's conv1d.weight [E, 1, K] and bias [E]; applied by `_conv`
         self.conv1d = nn.Conv1d(E, E, kernel_size=K, groups=E, padding=K - 1, bias=config.mamba_conv_bias)
         self.x_proj = nn.Linear(E, R + 2 * N, bias=False)
         self.dt_proj = nn.Linear(R, E, bias=True)

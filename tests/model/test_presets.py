@@ -63,6 +63,18 @@ def test_jamba_tiny_covers_the_byte_tokenizer_and_any_length():
         assert model(torch.randint(0, 263, (1, 3000)), logits_to_keep=1).shape == (1, 1, 320)
 
 
+def test_jamba_tiny_chunked_prefill_matches_a_single_pass():
+    """The attention-last layout with only the last logits kept (keep=0 for every chunk but the last)."""
+    from jamba_eval.model.generate import prefill
+
+    model = load_jamba("jamba-tiny")
+    ids = torch.randint(0, 263, (2, 300), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model(ids)[:, -3:]
+        cache = model.allocate_cache(2, 300)
+        assert (prefill(model, ids, cache, 64, keep=3) - expected).abs().max().item() <= 1e-4
+
+
 def test_jamba_tiny_dtypes_and_int8():
     ids = torch.randint(0, 263, (1, 40))
     with torch.no_grad():

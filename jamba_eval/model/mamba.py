@@ -81,11 +81,16 @@ class JambaMambaMixer(nn.Module):
         CPU); with a state, the last K-1 inputs of earlier calls come first."""
         b, T, E = x.shape
         K = self.conv1d.kernel_size[0]
+        weight = self.conv1d.weight[:, 0, :]  # [E, K]; tap K-1 meets the current token
+        if state is not None and T == 1:  # decoding: one dot product over the window
+            window = torch.cat([state.conv.to(x.dtype), x], dim=1)  # [b, K, E]
+            state.conv.copy_(window[:, 1:])
+            out = (window * weight.T).sum(dim=1, keepdim=True)  # [b, 1, E]
+            return out if self.conv1d.bias is None else out + self.conv1d.bias
         previous = x.new_zeros(b, K - 1, E) if state is None else state.conv.to(x.dtype)  # [b, K-1, E]
         full = torch.cat([previous, x], dim=1)  # [b, K-1+T, E]
         if state is not None and K > 1:
             state.conv.copy_(full[:, T:])
-        weight = self.conv1d.weight[:, 0, :]  # [E, K]; tap K-1 meets the current token
         out = (
             full[:, K - 1 :] * weight[:, K - 1]
             if self.conv1d.bias is None

@@ -73,6 +73,11 @@ class SparseMoE(nn.Module):
         probs = F.softmax(self.router(x), dim=-1, dtype=torch.float32)  # [n, X]
         weights, chosen = probs.topk(self.top_k, dim=-1)  # [n, k] each; not renormalised
         weights = weights.to(x.dtype).flatten()  # [n*k]
+        if x.shape[0] == 1:  # one token (decoding one sequence): same sums, in expert order, without grouping
+            out = torch.zeros_like(x)
+            for slot, expert in sorted(enumerate(chosen[0].tolist()), key=lambda pair: pair[1]):
+                out += self.experts[expert](x) * weights[slot]
+            return out.view(shape)
         chosen = chosen.flatten()  # [n*k]
         order = chosen.argsort(stable=True)  # (token, slot) pairs grouped by expert
         counts = torch.bincount(chosen, minlength=len(self.experts)).tolist()

@@ -25,7 +25,7 @@ import torch
 from jamba_eval.errors import UserError
 from jamba_eval.model.config import JambaConfig
 from jamba_eval.model.jamba import JambaForCausalLM
-from jamba_eval.model.loading import build_model, load_checkpoint
+from jamba_eval.model.loading import build_model, load_checkpoint, load_weights, weight_targets
 
 TINY_SEED = 20240328  # the Jamba release date
 BYTE_VOCAB = 263  # ByteTokenizer().vocab_size
@@ -113,6 +113,8 @@ def list_models() -> list[tuple[str, str]]:
     """(name, description) of every built-in model, for `jamba-eval list models`."""
     rows = []
     for name, (config, description) in PRESETS.items():
+        if packaged_weights(name) is not None:
+            description = f"{description.split(' (')[0]} (weights shipped in jamba_eval/assets/{name})"
         size = config.num_parameters()
         shown = f"{size / 1e9:.1f}B" if size >= 1e9 else f"{size / 1e6:.1f}M"
         rows.append((name, f"{description} [{shown} parameters, layout {_short_layout(config)}]"))
@@ -170,8 +172,6 @@ def _hub_name(name: str) -> str:
 def _load_with_config(
     folder: Path, config: JambaConfig, dtype: torch.dtype, experts_int8: bool, device: str
 ) -> JambaForCausalLM:
-    from jamba_eval.model.loading import load_weights
-
     model = build_model(config, dtype, experts_int8, device)
     load_weights(model, folder)
     return model
@@ -229,8 +229,6 @@ def init_random(
     if dtype == torch.float32 and not experts_int8 and device == "cpu":
         return fp32
     model = build_model(config, dtype, experts_int8, device)
-    from jamba_eval.model.loading import weight_targets
-
     targets = weight_targets(model)
     for key, tensor in fp32.state_dict().items():
         if key in targets:

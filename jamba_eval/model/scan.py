@@ -19,7 +19,7 @@ Four implementations share one signature `(u, delta, A, B, C, h0) -> (y, h_last)
   state (each step one fused op over [b, c, D, N], so Python overhead is paid per T tokens, not per token), then
   chunk-start states are chained (c small steps) and folded back in with the chunk's running decay:
   h_t = h_local_t + P_t ⊙ h_start. Only products of decays in (0, 1] are formed, never exp(+cumsum) (the
-  log-space trick overflows fp32 once Σ Δ|A| > 88). c is chosen so that one step touches ~2^15 elements. It is
+  log-space trick overflows fp32 once Σ Δ|A| > 88). c is chosen so that one step touches ~2^17 elements. It is
   also the path autograd goes through.
 - on CUDA, `mamba_ssm`'s `selective_scan_fn` when importable (it has no initial state, so a carried state is
   added in closed form: h0 decays by exp(A * cumsum Δ) <= 1). This path is small and was never run here (no GPU).
@@ -37,7 +37,8 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-STEP_ELEMENTS = 1 << 15  # elements per step of the chunked loop: at most one intra-op grain, so no thread sync
+STEP_ELEMENTS = 1 << 17  # elements of [b, c, D, N] per step of the chunked loop
+PER_TOKEN_ELEMENTS = 1 << 16  # states [b, D, N] at least this large take the per-token loop
 CHUNK_TOKENS = 16  # T: tokens per chunk
 
 
@@ -228,6 +229,6 @@ def selective_scan(
     if u.is_cuda and (kernel := _cuda_selective_scan()) is not None:
         return _scan_cuda(kernel, u, delta, A, B, C, h0)
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C, h0) if t is not None)
-    if not grad and u.shape[0] * A.numel() >= 2 * STEP_ELEMENTS:
+    if not grad and u.shape[0] * A.numel() >= PER_TOKEN_ELEMENTS:
         return selective_scan_per_token(u, delta, A, B, C, h0)
     return selective_scan_chunked(u, delta, A, B, C, h0)

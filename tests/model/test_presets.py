@@ -1,0 +1,103 @@
+"""Built-in models: the listing the CLI prints, and jamba-tiny (deterministic, file-free, or packaged weights)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from jamba_eval.model import load_jamba, presets, save_checkpoint
+from jamba_eval.model.generate import generate
+from jamba_eval.tokenizer import ByteTokenizer
+
+
+def test_list_models_names_every_preset():
+    rows = dict(presets.list_models())
+    assert set(rows) == {"jamba-tiny", "jamba-v0.1", "jamba-1.5-mini", "jamba-1.5-large"}
+    assert "51.6B" in rows["jamba-v0.1"] and "398.6B" in rows["jamba-1.5-large"]
+    assert all(isinstance(d, str) and d for d in rows.values())
+
+
+def splitmix64_reference(seed: int, name: str, index: int) -> float:
+    """The init's generator in plain Python integers (independent of numpy), for element `index`."""
+    mask = (1 << 64) - 1
+    key = int.from_bytes(hashlib.sha256(f"{seed}/{name}".encode()).digest()[:8], "little")
+    z = ((index + 1) * 0x9E3779B97F4A7C15 + key) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    z ^= z >> 31
+    return (z >> 40) * 2.0**-23 - 1.0
+
+
+def test_init_generator_is_plain_integer_arithmetic():
+    values = presets._uniform("model.embed_tokens.weight", 1000, presets.TINY_SEED)
+    for index in (0, 1, 517, 999):
+        assert float(values[index]) == splitmix64_reference(presets.TINY_SEED, "model.embed_tokens.weight", index)
+    assert values.dtype == np.float32 and values.min() >= -1 and values.max() < 1
+
+
+def test_jamba_tiny_weights_are_pinned():
+    """Any change to the embedded model's weights (config or init) shows up here."""
+    model = load_jamba("jamba-tiny")
+    total = sum(p.double().sum().item() for p in model.parameters())
+    squares = sum(p.double().square().sum().item() for p in model.parameters())
+    assert total == pytest.approx(25426.360876161132, rel=1e-12)
+    assert squares == pytest.approx(126727.17074643956, rel=1e-12)
+    again = load_jamba("jamba-tiny")
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters(), strict=True))
+
+
+def test_jamba_tiny_covers_the_byte_tokenizer_and_any_length():
+    model = load_jamba("jamba-tiny")
+    config = model.config
+    assert config.vocab_size >= ByteTokenizer().vocab_size and config.vocab_size % 64 == 0
+    assert config.hidden_size >= 64 and config.mamba_d_state == 16
+    assert config.layer_types[-1] == "attention"  # keeps a long prefill O(L), see presets' docstring
+    tokenizer = ByteTokenizer()
+    ids = tokenizer.encode("The grass is green. " * 3 + "What color is the grass?", add_special_tokens=True)
+    [out] = generate(model, [ids], 8, eos_token_ids=[tokenizer.eos_token_id], vocab_limit=tokenizer.vocab_size)
+    tokenizer.decode(out.tokens)  # every id is a byte-tokenizer id
+    with torch.no_grad():
+        assert model(torch.randint(0, 263, (1, 3000)), logits_to_keep=1).shape == (1, 1, 320)
+
+
+def test_jamba_tiny_chunked_prefill_matches_a_single_pass():
+    """The attention-last layout with only the last logits kept (keep=0 for every chunk but the last)."""
+    from jamba_eval.model.generate import prefill
+
+    model = load_jamba("jamba-tiny")
+    ids = torch.randint(0, 263, (2, 300), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model(ids)[:, -3:]
+        cache = model.allocate_cache(2, 300)
+        assert (prefill(model, ids, cache, 64, keep=3) - expected).abs().max().item() <= 1e-4
+
+
+def test_jamba_tiny_dtypes_and_int8():
+    ids = torch.randint(0, 263, (1, 40))
+    with torch.no_grad():
+        exact = load_jamba("jamba-tiny")(ids)
+        bf16 = load_jamba("jamba-tiny", dtype="bfloat16")(ids).float()
+        int8 = load_jamba("jamba-tiny", experts_int8=True)(ids)
+    scale = exact.abs().max().item()
+    assert (bf16 - exact).abs().max().item() <= 0.1 * scale
+    assert (int8 - exact).abs().max().item() <= 0.05 * scale
+
+
+@pytest.mark.parametrize("with_config", [True, False])
+def test_packaged_weights_replace_the_random_init(tmp_path, monkeypatch, with_config):
+    trained = load_jamba("jamba-tiny")
+    with torch.no_grad():
+        trained.model.final_layernorm.weight.mul_(0.5)
+    folder = save_checkpoint(trained, tmp_path / "jamba-tiny")
+    if not with_config:
+        (folder / "config.json").unlink()
+    monkeypatch.setattr(presets, "packaged_weights", lambda name: folder if name == "jamba-tiny" else None)
+    loaded = load_jamba("jamba-tiny")
+    assert torch.equal(loaded.model.final_layernorm.weight, trained.model.final_layernorm.weight)
+
+
+def test_no_weights_are_shipped_yet_for_the_big_presets():
+    assert presets.packaged_weights("jamba-v0.1") is None

@@ -26,7 +26,9 @@ class JambaBackend:
         device: torch.device,
         experts_int8: bool = False,
         prefill_chunk_size: int = 4096,
+        vocab_limit: int | None = None,
     ):
+        """`vocab_limit`: the tokenizer's vocabulary size; ids past it (a padded embedding) are never sampled."""
         try:
             from jamba_eval.model import generate as generation
             from jamba_eval.model import load_jamba
@@ -41,6 +43,7 @@ class JambaBackend:
         self.device = device
         self.experts_int8 = experts_int8
         self.prefill_chunk_size = prefill_chunk_size
+        self.vocab_limit = vocab_limit
         self.config = getattr(self.model, "config", None)
         eos = getattr(self.config, "eos_token_id", None)
         self.eos_token_ids = [] if eos is None else list(eos) if isinstance(eos, list | tuple) else [int(eos)]
@@ -79,6 +82,7 @@ class JambaBackend:
             seed=seed,
             prefill_chunk_size=self.prefill_chunk_size,
             pad_token_id=pad_token_id,
+            vocab_limit=self.vocab_limit,
         )
 
     def score(self, requests: Sequence[tuple[list[int], list[int]]], batch_size: int) -> list[tuple[float, bool]]:

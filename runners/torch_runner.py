@@ -92,17 +92,22 @@ class TorchRunner(Runner):
         if path is None and not use_jamba:
             raise UserError(f"torch runner: {model!r} is not a local directory; backend=transformers needs one")
         torch_dtype = _dtype(str(dtype), self.device, transformers_auto=not use_jamba)
+        self.tokenizer: Tokenizer = _tokenizer(tokenizer, path)
         if use_jamba:
             from jamba_eval.runners.jamba_backend import JambaBackend
 
             self.backend: Any = JambaBackend(
-                str(path or model), torch_dtype, self.device, bool(experts_int8), int(prefill_chunk_size)
+                str(path or model),
+                torch_dtype,
+                self.device,
+                bool(experts_int8),
+                int(prefill_chunk_size),
+                vocab_limit=self.tokenizer.vocab_size,
             )
         else:
             from jamba_eval.runners.hf_backend import TransformersBackend
 
             self.backend = TransformersBackend(path, torch_dtype, self.device, attn_implementation, trust_remote_code)
-        self.tokenizer: Tokenizer = _tokenizer(tokenizer, path)
         self.name = str(model)
         default_length = self.backend.default_max_length or DEFAULT_MAX_LENGTH
         self.max_length = parse_length(max_length) if max_length is not None else default_length

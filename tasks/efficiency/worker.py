@@ -248,7 +248,7 @@ def _model_config(runner: Any, model: dict[str, Any]) -> dict[str, Any] | None:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-    for owner in (runner, getattr(runner, "model", None)):
+    for owner in (runner, _module(runner)):
         config = getattr(owner, "config", None)
         if config is None:
             continue
@@ -267,8 +267,14 @@ def _model_config(runner: Any, model: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _weights_dtype(runner: Any) -> str | None:
+def _module(runner: Any) -> Any:
+    """The torch module a runner serves: `runner.model`, or its backend's (our torch runner)."""
     module = getattr(runner, "model", None)
+    return module if module is not None else getattr(getattr(runner, "backend", None), "model", None)
+
+
+def _weights_dtype(runner: Any) -> str | None:
+    module = _module(runner)
     parameters = getattr(module, "parameters", None)
     if parameters is None:
         return None

@@ -42,10 +42,10 @@ def _assert_same(ours, reference):
                 if isinstance(want, str):
                     assert got == want, (task, doc_id)
                 elif isinstance(want, (list, tuple)):  # (loglikelihood, is_greedy)
-                    assert got[0] == pytest.approx(want[0], abs=1e-4), (task, doc_id)
+                    assert got[0] == pytest.approx(want[0], rel=1e-6, abs=1e-4), (task, doc_id)
                     assert bool(got[1]) == bool(want[1]), (task, doc_id)
                 else:  # rolling loglikelihood
-                    assert got == pytest.approx(want, abs=1e-4), (task, doc_id)
+                    assert got == pytest.approx(want, rel=1e-6, abs=1e-4), (task, doc_id)
         for metric, value in reference["results"][task].items():
             if "," in metric and "stderr" not in metric and isinstance(value, float) and math.isfinite(value):
                 assert ours["results"][task][metric] == pytest.approx(value, rel=1e-5), (task, metric)

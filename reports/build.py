@@ -70,6 +70,7 @@ class Cell:
     link: str | None = None
     published: bool = False
     verified: bool = True
+    analytic: bool = False  # computed here (e.g. the memory calculator), neither measured nor published
 
 
 @dataclasses.dataclass
@@ -251,7 +252,7 @@ def overview(report: Report) -> tuple[list[Column], list[OverviewRow]]:
         config = None
         for view, label in bench_labels.get(key, []):
             found = throughput_at([view], label)
-            if found:
+            if found and found["prefill"] is not None:
                 cells["prefill_128k"] = Cell(
                     fmt(found["prefill"], 0), found["prefill"], link=f"efficiency.html#{view.anchor}"
                 )
@@ -309,9 +310,11 @@ def _max_context_cell(cells: dict[str, Cell], key: str, config: dict[str, Any] |
     preset = efficiency.preset_name(key)
     fit = efficiency.max_context(preset if preset else config)
     if fit:
-        text, sort = efficiency.max_context_text(fit)
+        text, sort, details = efficiency.max_context_text(fit)
         source = f"preset {preset}" if preset else "the model's config.json"
-        cells["max_context"] = Cell(text, sort, title=f"analytic, from {source}", link="efficiency.html#fits")
+        cells["max_context"] = Cell(
+            text, sort, title=f"analytic, from {source}: {details}", link="efficiency.html#fits", analytic=True
+        )
 
 
 def _published_rows(academic_labels: list[str]) -> list[OverviewRow]:

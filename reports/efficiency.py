@@ -62,10 +62,10 @@ def max_context(config: Any) -> dict[str, Any] | None:
     from jamba_eval.errors import UserError
 
     try:
-        arch = eff.as_architecture(config)
-        memory = eff.parse_size(GPU)
         from jamba_eval.tasks.efficiency.memory import parse_reserve
 
+        arch = eff.as_architecture(config)
+        memory = eff.parse_size(GPU)
         budget = eff.Budget(memory, 1, parse_reserve(RESERVE, memory))
         result = {"bf16": eff.max_context(arch, budget, "bf16", "bf16")}
         if getattr(arch, "num_experts", 1) > 1:
@@ -77,20 +77,19 @@ def max_context(config: Any) -> dict[str, Any] | None:
         return None
 
 
-def max_context_text(fit: dict[str, Any] | None) -> tuple[str, float]:
-    """("bf16 0 · experts-int8 170.9K", sort value = the larger of the two)."""
+def max_context_text(fit: dict[str, Any] | None) -> tuple[str, float, str]:
+    """(shown text, sort value, details): the larger of the two weight formats, e.g. "1.12M (int8 experts)"."""
     if not fit:
-        return "-", -1
-    eff = module()
-    parts, best = [], -1.0
-    for dtype in ("bf16", "experts-int8"):
-        if dtype not in fit:
-            continue
-        value = fit[dtype]
-        shown = "does not fit" if value == 0 else eff.format_tokens(value) if eff else str(value)
-        parts.append(f"{dtype} {shown}")
-        best = max(best, float("inf") if value is None else float(value))
-    return " · ".join(parts), (1e18 if best == float("inf") else best)
+        return "-", -1, ""
+    from jamba_eval.tasks.efficiency.memory import format_tokens
+
+    options = [(dtype, fit[dtype]) for dtype in ("bf16", "experts-int8") if dtype in fit]
+    details = ", ".join(f"{d} weights: {'does not fit' if v == 0 else format_tokens(v)}" for d, v in options)
+    dtype, best = max(options, key=lambda o: float("inf") if o[1] is None else o[1])
+    if best == 0:
+        return "does not fit", 0, details
+    label = "int8 experts" if dtype == "experts-int8" else dtype
+    return f"{format_tokens(best)} ({label})", 1e18 if best is None else float(best), details
 
 
 def preset_table() -> list[dict[str, Any]]:
@@ -101,7 +100,7 @@ def preset_table() -> list[dict[str, Any]]:
     rows = []
     for name, preset in eff.PRESETS.items():
         fit = max_context(preset.config)
-        text, _ = max_context_text(fit)
+        _, _, text = max_context_text(fit)
         kv = eff.kv_cache_bytes(preset.config, 262144, 1, "bf16")
         rows.append({"name": name, "description": preset.description, "max_context": text, "kv_256k_gib": kv / 2**30})
     return rows

@@ -136,9 +136,26 @@ def make_arena_run(root: Path, data: Path) -> None:
     )  # fmt: skip
 
 
+def efficiency_installed() -> bool:
+    try:
+        import jamba_eval.tasks.efficiency.bench  # noqa: F401
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def make_bench_run(root: Path, model_dir: Path) -> None:
+    """`jamba-eval bench throughput` on a tiny Llama checkpoint through the torch runner (a real measurement)."""
+    run_cli(
+        ["bench", "throughput", "--runner", "torch", "--model", str(model_dir), "--lengths", "128,256,512",
+         "--repeats", "2", "--warmup", "1", "--decode-tokens", "8", "--output-dir", str(root / "bench" / "tiny")]
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
-def results(tmp_path_factory) -> Path:
-    """runs/{ruler,academic,arena}/... made by the real commands (academic only when lm-eval is installed)."""
+def results(tmp_path_factory, request) -> Path:
+    """runs/{ruler,academic,arena,bench}/... made by the real commands (academic when lm-eval is installed, bench
+    when the efficiency task is)."""
     import os
 
     root = tmp_path_factory.mktemp("results")
@@ -153,6 +170,8 @@ def results(tmp_path_factory) -> Path:
             pass
         else:
             make_academic_run(root / "runs", root / "lm-eval-tasks")
+        if efficiency_installed():
+            make_bench_run(root / "runs", request.getfixturevalue("tiny_llama_dir"))
     finally:
         if old is None:
             os.environ.pop("JAMBA_EVAL_CACHE", None)

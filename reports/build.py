@@ -81,6 +81,7 @@ class OverviewRow:
     source: str
     links: list[tuple[str, str]]  # (kind, page)
     cells: dict[str, Cell]
+    same_as: str | None = None  # the published row of the same model, for a measured row
 
 
 @dataclasses.dataclass
@@ -263,8 +264,7 @@ def overview(report: Report) -> tuple[list[Column], list[OverviewRow]]:
         if bench_labels.get(key):
             links.append(("efficiency", f"efficiency.html#{bench_labels[key][0][0].anchor}"))
         _max_context_cell(cells, key, config or _local_config(kinds))
-        name = names[key]
-        rows.append(OverviewRow(name, key, False, "measured", links, cells))
+        rows.append(OverviewRow(names[key], key, False, "measured", links, cells, matches_published(key)))
     rows.sort(key=lambda r: (r.cells.get("ruler_rank", Cell()).sort or 1e9, r.name.casefold()))
     rows += _published_rows(academic_labels)
     return columns, rows

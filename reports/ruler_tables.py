@@ -230,6 +230,12 @@ def _drill_sample(record: dict[str, Any], rebuilder: PromptRebuilder) -> DrillSa
 # ------------------------------------------------------------------------------------------------ leaderboard
 
 
+def _claimed(summary: dict[str, Any]) -> str | None:
+    """The longest prompt the runner accepts (its max_length), our stand-in for a model's claimed length."""
+    length = (summary.get("runner") or {}).get("max_length")
+    return format_length(int(length)) if isinstance(length, int) and length > 0 else None
+
+
 def leaderboard_lengths(views: list[RulerView]) -> list[int]:
     """The columns of the RULER leaderboard: every length measured, and RULER's 4K-256K ladder."""
     lengths = {length for v in views for length in v.lengths}
@@ -247,7 +253,7 @@ def leaderboard_rows(views: list[RulerView], lengths: list[int]) -> list[dict[st
                 "detail": f"{v.model.runner} · {v.summary.get('template', 'base')} template",
                 "page": v.page,
                 "published": False,
-                "claimed": None,
+                "claimed": _claimed(v.summary),
                 "effective": v.effective.get("label", "-"),
                 "effective_sort": v.effective.get("value") or 0,
                 "effective_ci": v.effective.get("ci_text", ""),

@@ -207,3 +207,24 @@ def test_build_report_without_any_run(tmp_path):
     (tmp_path / "empty").mkdir()
     report = build_report([tmp_path / "empty"])
     assert report.runs == [] and [r.published for r in report.rows] == [True] * len(report.rows)
+
+
+@pytest.mark.parametrize(
+    ("given", "key", "published"),
+    [
+        ("ai21labs/AI21-Jamba-1.5-Mini", "ai21-jamba-1.5-mini", "jamba-1.5-mini"),
+        ("/models/AI21-Jamba-1.5-Mini/", "ai21-jamba-1.5-mini", "jamba-1.5-mini"),
+        ("meta-llama/Meta-Llama-3.1-8B-Instruct", "meta-llama-3.1-8b-instruct", "llama-3.1-8b"),
+        ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b-instruct-v0.1", "mixtral-8x7b"),
+        ("mistralai/Mistral-Large-Instruct-2407", "mistral-large-instruct-2407", "mistral-large-2"),
+        ("ai21labs/Jamba-v0.1", "jamba-v0.1", None),
+        ("jamba-tiny", "jamba-tiny", None),
+    ],
+)
+def test_model_keys_group_hub_ids_and_local_copies(given, key, published):
+    from jamba_eval.reports.published import published_model
+    from jamba_eval.reports.runs import model_key
+
+    assert model_key(given) == key
+    found = published_model(key)
+    assert (found.key if found else None) == published

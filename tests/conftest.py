@@ -37,6 +37,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="browser test: Chromium not installed (apt-get install chromium)"))
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """`jamba_eval.cli.main` configures logging process-wide (root handler, `jamba_eval` level): undo it after each
+    test so a CLI test never changes what a later test's `caplog` sees."""
+    import logging
+
+    root, ours = logging.getLogger(), logging.getLogger("jamba_eval")
+    handlers, root_level, our_level = list(root.handlers), root.level, ours.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(root_level)
+    ours.setLevel(our_level)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_hf_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("hf_home")

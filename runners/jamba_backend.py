@@ -1,9 +1,8 @@
 """The Jamba backend of the torch runner: our own Jamba (`jamba_eval.model`), imported only when chosen.
 
 `jamba_eval.model` gives `load_jamba`, `generate` (left padding, chunked prefill, `stop_check`, seeded sampling,
-per-row timings) and `score` (sum log-prob, all-greedy). Per-token prompt scores (for a server's `echo` +
-`logprobs`) are assembled from those two calls: one position at a time, so O(n^2) in the prompt length: fine for
-short prompts, slow for long ones.
+per-row timings), `score` (sum log-prob, all-greedy) and `prefill` (the logits of the last positions), from which
+per-token prompt scores (a server's `echo` + `logprobs`) come in one pass.
 """
 
 from __future__ import annotations
@@ -39,6 +38,8 @@ class JambaBackend:
             ) from None
         self._generate = generation.generate
         self._score = generation.score
+        self._prefill = generation.prefill
+        self._left_pad = generation.left_pad
         self.model = load_jamba(name_or_path, dtype=dtype, experts_int8=experts_int8, device=str(device))
         self.device = device
         self.experts_int8 = experts_int8
@@ -93,18 +94,32 @@ class JambaBackend:
     def token_scores(
         self, sequences: Sequence[list[int]], n_scored: Sequence[int], batch_size: int, pad_token_id: int = 0
     ) -> list[list[TokenScore]]:
-        """Per-position scores from `generate` (the top-1 token) and `score` (log-probs of token and top-1)."""
-        positions = [(i, j) for i, seq in enumerate(sequences) for j in range(len(seq) - n_scored[i], len(seq))]
-        contexts = [sequences[i][:j] for i, j in positions]
-        top_ids: list[int] = []
-        for start in range(0, len(contexts), batch_size):
-            outputs = self.generate(contexts[start : start + batch_size], 1, pad_token_id=pad_token_id)
-            top_ids.extend(int(out.tokens[0]) for out in outputs)
-        pairs = [(ctx, [sequences[i][j]]) for ctx, (i, j) in zip(contexts, positions, strict=True)]
-        pairs += [(ctx, [top]) for ctx, top in zip(contexts, top_ids, strict=True)]
-        logprobs = [lp for lp, _ in self.score(pairs, batch_size)]
+        """Scores of the last `n_scored[i]` tokens of each sequence (each needs at least one token before them):
+        one chunked prefill per batch through the cache, keeping only the scored positions' logits."""
         results: list[list[TokenScore]] = [[] for _ in sequences]
-        n = len(positions)
-        for k, (i, j) in enumerate(positions):
-            results[i].append(TokenScore(sequences[i][j], logprobs[k], top_ids[k], logprobs[n + k]))
+        order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            keep = max(n_scored[i] for i in batch)
+            ids, pad = self._left_pad([list(sequences[i][:-1]) for i in batch], pad_token_id)
+            with torch.inference_mode():
+                cache = self.model.allocate_cache(len(batch), ids.shape[1], pad=pad)
+                logits = self._prefill(self.model, ids, cache, self.prefill_chunk_size, keep=keep)  # [B, keep, V]
+            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()  # over the whole vocabulary, as `score`
+            allowed = logprobs[..., : self.vocab_limit] if self.vocab_limit else logprobs
+            top_logprobs, top_ids = allowed.max(dim=-1)  # [B, keep]: top-1 among ids the tokenizer can produce
+            for row, i in enumerate(batch):
+                n = n_scored[i]
+                targets = torch.tensor(sequences[i][-n:])
+                chosen = logprobs[row, keep - n :].gather(-1, targets[:, None]).squeeze(-1)
+                results[i] = [
+                    TokenScore(t, lp, tid, tlp)
+                    for t, lp, tid, tlp in zip(
+                        sequences[i][-n:],
+                        chosen.tolist(),
+                        top_ids[row, keep - n :].tolist(),
+                        top_logprobs[row, keep - n :].tolist(),
+                        strict=True,
+                    )
+                ]
         return results

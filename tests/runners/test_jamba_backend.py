@@ -80,3 +80,20 @@ def test_our_jamba_answers_as_transformers_jamba(tiny_jamba_dir):
         assert [s.token_id for s in a] == [s.token_id for s in b]
         assert [s.top_token_id for s in a] == [s.top_token_id for s in b]
         assert [s.logprob for s in a] == pytest.approx([s.logprob for s in b], abs=1e-4)
+
+
+def test_prompt_logprobs_in_one_pass_agree_with_scoring_and_chunking():
+    needs_model()
+    with TorchRunner("jamba-tiny", batch_size=3) as whole, TorchRunner("jamba-tiny", prefill_chunk_size=3) as chunked:
+        sequences = [whole.tokenizer.encode(p, add_special_tokens=True) for p in PROMPTS]
+        per_token = whole.prompt_logprobs(sequences)
+        for a, b in zip(per_token, chunked.prompt_logprobs(sequences), strict=True):
+            assert [s.top_token_id for s in a] == [s.top_token_id for s in b]
+            assert [s.logprob for s in a] == pytest.approx([s.logprob for s in b], abs=1e-4)
+        sums = whole.loglikelihood_tokens([TokenLoglikelihoodRequest(s[:1], s[1:]) for s in sequences])
+        for scores, seq, total in zip(per_token, sequences, sums, strict=True):
+            assert [s.token_id for s in scores] == seq[1:]
+            assert sum(s.logprob for s in scores) == pytest.approx(total.logprob, abs=1e-3)
+            assert all(
+                s.top_logprob >= s.logprob - 1e-6 and s.top_token_id < whole.tokenizer.vocab_size for s in scores
+            )

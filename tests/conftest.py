@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -37,18 +38,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="browser test: Chromium not installed (apt-get install chromium)"))
 
 
+_ROOT = logging.getLogger()
+_PRISTINE_LOGGING = (list(_ROOT.handlers), _ROOT.level, logging.getLogger("jamba_eval").level)
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging():
-    """`jamba_eval.cli.main` configures logging process-wide (root handler, `jamba_eval` level): undo it after each
-    test so a CLI test never changes what a later test's `caplog` sees."""
-    import logging
-
-    root, ours = logging.getLogger(), logging.getLogger("jamba_eval")
-    handlers, root_level, our_level = list(root.handlers), root.level, ours.level
+    """`jamba_eval.cli.main` configures logging process-wide (root handler, `jamba_eval` level), also when a
+    module- or session-scoped fixture calls it: after each test, logging returns to its state at start-up, so a CLI
+    call never changes what a later test's `caplog` sees."""
     yield
-    root.handlers[:] = handlers
-    root.setLevel(root_level)
-    ours.setLevel(our_level)
+    handlers, root_level, our_level = _PRISTINE_LOGGING
+    _ROOT.handlers[:] = handlers
+    _ROOT.setLevel(root_level)
+    logging.getLogger("jamba_eval").setLevel(our_level)
 
 
 @pytest.fixture(scope="session", autouse=True)

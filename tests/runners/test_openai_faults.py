@@ -152,6 +152,7 @@ def test_the_api_key_is_sent_but_never_recorded(monkeypatch, caplog):
     secret = "sk-test-5e3c0b1d-never-log-me"
     monkeypatch.setenv("JAMBA_EVAL_TEST_KEY", secret)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="jamba_eval")
     plan = {"p0": ["500"]}  # a retry, so retry logging runs too
     with FaultServer(plan) as server:
         config = ModelConfig("openai", "m", {"base_url": server.url, "api_key_env": "JAMBA_EVAL_TEST_KEY", **FAST})

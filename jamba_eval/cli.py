@@ -385,6 +385,34 @@ def bench_memory(
     )
 
 
+@app.command("train-demo")
+def train_demo(
+    output_dir: Path = typer.Option(Path("runs/train/hybrid"), "--output-dir", "-o", help="training directory"),
+    layout: str = typer.Option("hybrid", "--layout", help="hybrid (1 attention : 7 Mamba) | mamba | attention"),
+    seed: int = typer.Option(None, "--seed", help="training seed  [default: 0]"),
+    steps: int = typer.Option(None, "--steps", help="optimizer steps  [default: 1000]"),
+    tokens_per_step: int = typer.Option(None, "--tokens-per-step", help="tokens per batch  [default: 4096]"),
+    min_length: str = typer.Option(None, "--min-length", help="first curriculum length  [default: 768]"),
+    max_length: str = typer.Option(None, "--max-length", help="last curriculum length  [default: 3072]"),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads  [default: 1]"),
+    export: Path = typer.Option(None, "--export", help="copy the final config.json + model.safetensors here"),
+) -> None:
+    """Train a small demo Jamba (byte tokenizer) on synthetic retrieval + plain text; resumes in --output-dir."""
+    call(
+        "jamba_eval.train.cli:cli_main",
+        "jamba-eval train-demo",
+        output_dir=output_dir,
+        export=export,
+        layout=layout,
+        seed=seed,
+        steps=steps,
+        tokens_per_step=tokens_per_step,
+        min_length=_length("--min-length", min_length),
+        max_length=_length("--max-length", max_length),
+        threads=threads,
+    )
+
+
 # ---------------------------------------------------------------------------------------------- the others
 
 

@@ -1,8 +1,9 @@
 """Built-in Jamba models: the published architectures (configs only) and `jamba-tiny`, the embedded default model.
 
-`jamba-tiny` needs no files: its weights come from a fixed seed through an integer hash (splitmix64), so they are
-bit-identical on every machine and torch/numpy version. When trained weights are shipped inside the package
-(`jamba_eval/assets/jamba-tiny/`: `model.safetensors`, optionally its own `config.json`), those are loaded instead.
+`jamba-tiny` ships trained demo weights inside the package (`jamba_eval/assets/jamba-tiny/`: `model.safetensors`,
+`config.json`, `MODEL_CARD.md`; made by `jamba-eval train-demo`, see `jamba_eval/train/`), which are loaded when
+present. Without them (and for any config, via `init_random`) weights come from a fixed seed through an integer
+hash (splitmix64), bit-identical on every machine and torch/numpy version; training starts from that init.
 
 Why its layout is `M M* M M* M M* M A*` (attention last): a RULER prompt of 256K tokens must prefill in seconds on
 two CPU cores. Exact causal attention over 256K tokens costs ~4 * L^2/2 * H FLOPs (~1.8e13 at H = 128, minutes at
@@ -66,7 +67,7 @@ PRESETS: dict[str, tuple[JambaConfig, str]] = {
             expert_layer_offset=1,
             num_experts=8,
             num_experts_per_tok=2,
-            mamba_d_state=16,
+            mamba_d_state=8,  # half the default: halves the scan cost of CPU training (jamba_eval/train)
             mamba_d_conv=4,
             mamba_expand=2,
             mamba_dt_rank=4,
@@ -75,7 +76,8 @@ PRESETS: dict[str, tuple[JambaConfig, str]] = {
             eos_token_id=258,
             max_position_embeddings=1 << 20,
         ),
-        "embedded default model (random weights from a fixed seed, byte tokenizer; no download)",
+        "embedded default model (demo weights trained on synthetic retrieval when shipped, else random weights from "
+        "a fixed seed; byte tokenizer; no download)",
     ),
     "jamba-v0.1": (
         JambaConfig(**_PUBLISHED, eos_token_id=2),

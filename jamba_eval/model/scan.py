@@ -229,6 +229,10 @@ def selective_scan(
     if u.is_cuda and (kernel := _cuda_selective_scan()) is not None:
         return _scan_cuda(kernel, u, delta, A, B, C, h0)
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C, h0) if t is not None)
-    if not grad and u.shape[0] * A.numel() >= PER_TOKEN_ELEMENTS:
+    if grad:  # training: a hand-written backward (scan_grad.py) is several times faster than autograd here
+        from jamba_eval.model.scan_grad import selective_scan_trainable
+
+        return selective_scan_trainable(u, delta, A, B, C, h0)
+    if u.shape[0] * A.numel() >= PER_TOKEN_ELEMENTS:
         return selective_scan_per_token(u, delta, A, B, C, h0)
     return selective_scan_chunked(u, delta, A, B, C, h0)

@@ -38,22 +38,43 @@ def test_init_generator_is_plain_integer_arithmetic():
     assert values.dtype == np.float32 and values.min() >= -1 and values.max() < 1
 
 
-def test_jamba_tiny_weights_are_pinned():
-    """Any change to the embedded model's weights (config or init) shows up here."""
-    model = load_jamba("jamba-tiny")
+TOTAL, SQUARES = 7349.419513595336, 81149.39935067476  # sums over jamba-tiny's random init (mamba_d_state 8)
+
+
+def test_random_init_is_pinned():
+    """Any change to the deterministic init of jamba-tiny's architecture (config or init) shows up here."""
+    model = presets.init_random(presets.preset_config("jamba-tiny"), used_vocab=presets.BYTE_VOCAB)
     total = sum(p.double().sum().item() for p in model.parameters())
     squares = sum(p.double().square().sum().item() for p in model.parameters())
-    assert total == pytest.approx(25426.360876161132, rel=1e-12)
-    assert squares == pytest.approx(126727.17074643956, rel=1e-12)
-    again = load_jamba("jamba-tiny")
+    assert total == pytest.approx(TOTAL, rel=1e-12)
+    assert squares == pytest.approx(SQUARES, rel=1e-12)
+    again = presets.init_random(presets.preset_config("jamba-tiny"), used_vocab=presets.BYTE_VOCAB)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters(), strict=True))
+
+
+def test_jamba_tiny_ships_trained_weights_not_the_random_init():
+    """`jamba-tiny` loads the weights trained by `jamba-eval train-demo` (jamba_eval/assets/jamba-tiny)."""
+    from safetensors.torch import load_file
+
+    folder = presets.packaged_weights("jamba-tiny")
+    assert folder is not None and (folder / "MODEL_CARD.md").is_file()
+    assert (folder / "model.safetensors").stat().st_size <= 20 * 2**20
+    shipped = load_file(str(folder / "model.safetensors"))
+    model = load_jamba("jamba-tiny")
+    assert model.config.to_dict() | {"torch_dtype": None} == presets.preset_config("jamba-tiny").to_dict() | {
+        "torch_dtype": None
+    }
+    assert all(torch.equal(model.state_dict()[key], value) for key, value in shipped.items())
+    random = presets.init_random(presets.preset_config("jamba-tiny"), used_vocab=presets.BYTE_VOCAB)
+    differs = [not torch.equal(model.state_dict()[k], v) for k, v in random.state_dict().items()]
+    assert sum(differs) > 0.9 * len(differs)
 
 
 def test_jamba_tiny_covers_the_byte_tokenizer_and_any_length():
     model = load_jamba("jamba-tiny")
     config = model.config
     assert config.vocab_size >= ByteTokenizer().vocab_size and config.vocab_size % 64 == 0
-    assert config.hidden_size >= 64 and config.mamba_d_state == 16
+    assert config.hidden_size >= 64 and config.mamba_d_state == 8
     assert config.layer_types[-1] == "attention"  # keeps a long prefill O(L), see presets' docstring
     tokenizer = ByteTokenizer()
     ids = tokenizer.encode("The grass is green. " * 3 + "What color is the grass?", add_special_tokens=True)

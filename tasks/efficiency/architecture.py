@@ -193,9 +193,8 @@ def _from_hf_config(config: dict[str, Any], name: str) -> Architecture:
     H = _positive_int(config, "hidden_size", "d_model")
     heads = _positive_int(config, "num_attention_heads")
     kv_heads = _positive_int(config, "num_key_value_heads", default=heads)
+    # transformers' Jamba writes no head_dim (hidden / heads); our Jamba honours one when present, and so do we
     head_dim = config.get("head_dim") or H // heads
-    if model_type == "jamba":  # transformers' Jamba has no head_dim key: hidden / heads
-        head_dim = H // heads
     layers = _positive_int(config, "num_hidden_layers")
     common = dict(
         model_type=model_type,

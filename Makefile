@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 venv: $(VENV)/.installed
 
 demo: venv
-	$(BIN)/jamba-eval run ruler --model jamba-tiny --max-len 256k --samples 2 --output-dir $(DEMO_DIR)/ruler
+	$(BIN)/jamba-eval run ruler --model jamba-tiny --max-len 256k --samples 1 --output-dir $(DEMO_DIR)/ruler
 	$(BIN)/jamba-eval report $(DEMO_DIR) --output $(DEMO_DIR)/site
 	@echo "report: $(DEMO_DIR)/site/index.html"
 

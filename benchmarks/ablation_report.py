@@ -126,6 +126,16 @@ def efficiency_tables(models: dict[str, dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def training_seconds(log: list[dict[str, Any]]) -> float:
+    """Wall time of all sessions: `seconds` restarts from zero when a run resumes from a checkpoint."""
+    total, previous = 0.0, 0.0
+    for entry in log:
+        if entry["seconds"] < previous:
+            total += previous
+        previous = entry["seconds"]
+    return total + previous
+
+
 def training_table(models: dict[str, dict[str, Any]]) -> list[str]:
     lines = ["### Training (same recipe and budget for every model)", ""]
     lines += ["| model | steps | tokens | wall time | loss (last 50 steps) | NIAH answer loss | text loss |"]
@@ -139,7 +149,7 @@ def training_table(models: dict[str, dict[str, Any]]) -> list[str]:
         text = [v for e in last for k, v in e["by_task"].items() if k == "lm"]
         lines.append(
             f"| {LABELS.get(name, name)} | {len(log)} | {len(log) * recipe['tokens_per_step']:,} | "
-            f"{log[-1]['seconds'] / 60:.1f} min | {sum(e['loss'] for e in tail) / len(tail):.3f} | "
+            f"{training_seconds(log) / 60:.1f} min | {sum(e['loss'] for e in tail) / len(tail):.3f} | "
             f"{fmt(sum(niah) / len(niah) if niah else None, 3)} | {fmt(sum(text) / len(text) if text else None, 3)} |"
         )
     lines += [

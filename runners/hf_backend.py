@@ -28,6 +28,16 @@ logger = logging.getLogger(__name__)
 StopCheck = Callable[[int, list[int]], bool]
 
 
+def token_scores(
+    targets: list[int], logprobs: torch.Tensor, top_ids: torch.Tensor, top_logprobs: torch.Tensor
+) -> list[TokenScore]:
+    """Each target's log-prob (from `logprobs` [n, V], the positions that predict them) beside the top-1 token."""
+    index = torch.tensor(targets, device=logprobs.device)[:, None]
+    chosen = logprobs.gather(-1, index).squeeze(-1)
+    rows = zip(targets, chosen.tolist(), top_ids.tolist(), top_logprobs.tolist(), strict=True)
+    return [TokenScore(*row) for row in rows]
+
+
 @dataclasses.dataclass
 class GenerationOutput:
     tokens: list[int]  # new tokens, including the EOS token when one ended the row
@@ -185,18 +195,10 @@ class TransformersBackend:
             top_logprobs, top_ids = logprobs.max(dim=-1)  # [B, keep]
             for row, i in enumerate(batch):
                 n = n_scored[i]
-                targets = torch.tensor(sequences[i][-n:], device=self.device)
-                chosen = logprobs[row, keep - n :].gather(-1, targets[:, None]).squeeze(-1)
-                results[i] = [
-                    TokenScore(t, lp, tid, tlp)
-                    for t, lp, tid, tlp in zip(
-                        sequences[i][-n:],
-                        chosen.tolist(),
-                        top_ids[row, keep - n :].tolist(),
-                        top_logprobs[row, keep - n :].tolist(),
-                        strict=True,
-                    )
-                ]
+                scored = slice(keep - n, keep)  # the positions that predict the last n tokens
+                results[i] = token_scores(
+                    sequences[i][-n:], logprobs[row, scored], top_ids[row, scored], top_logprobs[row, scored]
+                )
         return results
 
 

@@ -14,7 +14,7 @@ import torch
 
 from jamba_eval.errors import NotAvailableYet
 from jamba_eval.runners.base import TokenScore
-from jamba_eval.runners.hf_backend import StopCheck
+from jamba_eval.runners.hf_backend import StopCheck, token_scores
 
 
 class JambaBackend:
@@ -110,16 +110,8 @@ class JambaBackend:
             top_logprobs, top_ids = allowed.max(dim=-1)  # [B, keep]: top-1 among ids the tokenizer can produce
             for row, i in enumerate(batch):
                 n = n_scored[i]
-                targets = torch.tensor(sequences[i][-n:])
-                chosen = logprobs[row, keep - n :].gather(-1, targets[:, None]).squeeze(-1)
-                results[i] = [
-                    TokenScore(t, lp, tid, tlp)
-                    for t, lp, tid, tlp in zip(
-                        sequences[i][-n:],
-                        chosen.tolist(),
-                        top_ids[row, keep - n :].tolist(),
-                        top_logprobs[row, keep - n :].tolist(),
-                        strict=True,
-                    )
-                ]
+                scored = slice(keep - n, keep)  # the positions that predict the last n tokens
+                results[i] = token_scores(
+                    sequences[i][-n:], logprobs[row, scored], top_ids[row, scored], top_logprobs[row, scored]
+                )
         return results

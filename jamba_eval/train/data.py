@@ -111,7 +111,7 @@ class TrainData:
         task = self.task_for(step, row, length)
         bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
         if task == "lm":
-            text = load_corpus().text
+            text = load_corpus().base  # the whole corpus (`.text` is only the prefix materialised so far)
             start = sample_seed(self.generator_seed, "lm", step, row) % (len(text) - 4 * length)
             ids = [bos, *self.tokenizer.encode(text[start : start + 4 * length])][:length]
             return Row(ids, [*ids[1:], IGNORE], [1] * (len(ids) - 1) + [0], task)

@@ -156,3 +156,15 @@ def test_resume_refuses_another_recipe(tmp_path):
     train(tiny_config(tmp_path, "run", steps=2))
     with pytest.raises(UserError, match="different recipe"):
         train(tiny_config(tmp_path, "run", steps=2, lr=1e-4))
+
+
+def test_text_rows_come_from_the_whole_corpus_whatever_was_materialised():
+    """Plain-text rows draw from the full State of the Union text, not the prefix a haystack happened to need so far
+    (that made a row depend on earlier calls and limited the text to the first ~65K characters)."""
+    data = TrainData(0, {"lm": 1.0})
+    corpus = load_corpus()
+    before = [data.row(3, i, 1024).ids for i in range(8)]
+    corpus.ensure_words(len(corpus.word_ends) + 200_000)
+    assert [data.row(3, i, 1024).ids for i in range(8)] == before
+    starts = [corpus.base.find(ByteTokenizer().decode(ids[1:40])) for ids in before]
+    assert all(s >= 0 for s in starts) and max(starts) > 1_000_000

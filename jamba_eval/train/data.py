@@ -111,11 +111,11 @@ class TrainData:
         task = self.task_for(step, row, length)
         bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
         if task == "lm":
-            text = load_corpus().base  # the whole corpus (`.text` is only the prefix materialised so far)
-            start = sample_seed(self.generator_seed, "lm", step, row) % (len(text) - 4 * length)
-            ids = [bos, *self.tokenizer.encode(text[start : start + 4 * length])][:length]
-            return Row(ids, [*ids[1:], IGNORE], [1] * (len(ids) - 1) + [0], task)
-        sample = self.generator(task, length).sample(step * 1_000_003 + row)
+            return self.text_row(step, row, length)
+        try:
+            sample = self.generator(task, length).sample(step * 1_000_003 + row)
+        except UnreachableLength:  # a task that just fits this length can draw a sample (a longer key) that does not
+            return self.text_row(step, row, length)
         question = sample.input.rfind(QUESTION_MARKERS[TASKS[task].kind])
         context = [bos, *self.tokenizer.encode(sample.input[:question])]
         prompt = [*context, *self.tokenizer.encode(sample.prompt[question:])]
@@ -123,6 +123,13 @@ class TrainData:
         ids = (prompt + answer)[:length]
         kinds = [0] * (len(context) - 1) + [1] * (len(prompt) - len(context)) + [ANSWER] * len(answer) + [0]
         return Row(ids, [*ids[1:], IGNORE], kinds[: len(ids)], task)
+
+    def text_row(self, step: int, row: int, length: int) -> Row:
+        """A window of the whole corpus (`.text` is only the prefix materialised so far), loss on every byte."""
+        text = load_corpus().base
+        start = sample_seed(self.generator_seed, "lm", step, row) % (len(text) - 4 * length)
+        ids = [self.tokenizer.bos_token_id, *self.tokenizer.encode(text[start : start + 4 * length])][:length]
+        return Row(ids, [*ids[1:], IGNORE], [1] * (len(ids) - 1) + [0], "lm")
 
     def batch(
         self, step: int, batch_size: int, length: int

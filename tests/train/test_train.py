@@ -77,6 +77,13 @@ def test_rows_label_the_question_answer_and_eos_and_shift_by_one():
     assert "lm" in seen and len(seen) >= 3
 
 
+def test_a_sample_that_does_not_fit_becomes_a_text_row():
+    data = TrainData(0, {"niah_single_2": 1.0})
+    rows = [data.row(0, i, 512) for i in range(40)]  # niah_single_2 fits 512 tokens only with short keys
+    assert {r.task for r in rows} == {"niah_single_2", "lm"}  # it crashed the run before
+    assert all(len(r.ids) <= 512 for r in rows)
+
+
 def test_variable_tracking_joins_only_where_it_fits():
     data = TrainData(0)
     assert "vt" not in dict(data.mixture_at(1024)) and "vt" in dict(data.mixture_at(3072))

@@ -27,10 +27,13 @@ import torch.nn.functional as F
 
 from jamba_eval.model.presets import BYTE_VOCAB, TINY_SEED, init_random
 from jamba_eval.ruler.haystack import NOISE_SENTENCE
+from jamba_eval.tokenizer import ByteTokenizer
+from jamba_eval.train.data import IGNORE
 from jamba_eval.train.loop import model_config
 
 WORDS = ("apple", "river", "stone", "cloud", "tiger", "lemon", "piano", "ocean", "maple", "eagle", "candle", "silver")
-BOS, PAD, IGNORE = 257, 256, -100
+FILLER = (NOISE_SENTENCE + " ") * 4  # a row takes 0..gap bytes of it from a random offset
+TOKENIZER = ByteTokenizer()
 
 
 def batch(rng: random.Random, rows: int, gap: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,15 +42,14 @@ def batch(rng: random.Random, rows: int, gap: int) -> tuple[torch.Tensor, torch.
     for _ in range(rows):
         word, value = rng.choice(WORDS), "".join(rng.choice("0123456789") for _ in range(7))
         start = rng.randrange(len(NOISE_SENTENCE))
-        filler = (NOISE_SENTENCE + " ") * 4
-        prompt = f"The number for {word} is: {value}.\n{filler[start : start + rng.randint(0, gap)]}\n"
+        prompt = f"The number for {word} is: {value}.\n{FILLER[start : start + rng.randint(0, gap)]}\n"
         prompt += f"The number for {word} is: "
-        answer = list(f"{value}.".encode())
-        ids = [BOS, *prompt.encode(), *answer]
+        answer = TOKENIZER.encode(f"{value}.")
+        ids = [TOKENIZER.bos_token_id, *TOKENIZER.encode(prompt), *answer]
         labels = [IGNORE] * (len(ids) - len(answer) - 1) + answer + [IGNORE]
         made.append((ids, labels))
     width = max(len(ids) for ids, _ in made)
-    ids = torch.tensor([i + [PAD] * (width - len(i)) for i, _ in made])
+    ids = torch.tensor([i + [TOKENIZER.pad_token_id] * (width - len(i)) for i, _ in made])
     labels = torch.tensor([lab + [IGNORE] * (width - len(lab)) for _, lab in made])
     return ids, labels
 

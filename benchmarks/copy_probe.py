@@ -10,6 +10,7 @@ It is a diagnostic of the architectures at a budget a laptop affords, separate f
 Same init (`init_random`), optimizer and data (a pure function of the seed) for every layout; one thread by default.
 
     python benchmarks/copy_probe.py --layouts hybrid,mamba,attention --steps 600 -o benchmarks/results/copy_probe
+    python benchmarks/copy_probe.py --layouts hybrid --set attn_layer_offset=7 ...   # attention last instead of 4
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ def batch(rng: random.Random, rows: int, gap: int) -> tuple[torch.Tensor, torch.
     return ids, labels
 
 
-def probe(layout: str, steps: int, rows: int, gap: int, lr: float, seed: int, every: int) -> list[dict]:
-    model = init_random(model_config(layout), seed=TINY_SEED + seed, used_vocab=BYTE_VOCAB).train()
+def probe(
+    layout: str, steps: int, rows: int, gap: int, lr: float, seed: int, every: int, overrides: dict | None = None
+) -> list[dict]:
+    model = init_random(model_config(layout, overrides), seed=TINY_SEED + seed, used_vocab=BYTE_VOCAB).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     rng, began, curve, window = random.Random(seed), time.perf_counter(), [], []
     for step in range(steps):
@@ -97,7 +100,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=int, default=50, help="report the mean of every N steps")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("-o", "--output", type=Path, help="folder for copy_probe.json (one file per layout)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=INT", help="a JambaConfig field, e.g. attn_layer_offset=4"
+    )
+    parser.add_argument("-o", "--output", type=Path, help="folder for the results (one JSON file per layout)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
@@ -105,13 +111,16 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}; chance loss 2.01, accuracy ~0.1",
         flush=True,
     )
+    overrides = {field: int(value) for field, value in (item.split("=", 1) for item in args.set)}
     for layout in args.layouts.split(","):
-        curve = probe(layout, args.steps, args.rows, args.gap, args.lr, args.seed, args.every)
+        curve = probe(layout, args.steps, args.rows, args.gap, args.lr, args.seed, args.every, overrides)
         if args.output:
             args.output.mkdir(parents=True, exist_ok=True)
             settings = {k: v for k, v in vars(args).items() if k not in ("output", "layouts")}
             record = {"layout": layout, "settings": settings, "torch": torch.__version__, "curve": curve}
-            (args.output / f"{layout}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            # one file per variant: hybrid.json, hybrid-attn_layer_offset7.json, ...
+            name = layout + "".join(f"-{field}{value}" for field, value in overrides.items())
+            (args.output / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

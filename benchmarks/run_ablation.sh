@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The laptop-scale version of the Jamba paper's architecture ablation (arXiv 2403.19887 §6.1): the same recipe and
-# budget (jamba-eval train-demo defaults: 1000 steps x 4096 tokens, seed 0, one thread) for three ~2.04M-weight
+# budget (jamba-eval train-demo defaults: 3000 steps x 2048 tokens, seed 0, one thread) for three ~2.04M-weight
 # models, then RULER retrieval and efficiency on each, then a table and plot (benchmarks/ablation_report.py).
 # Usage: benchmarks/run_ablation.sh [ROOT]   (default runs/ablation; every step resumes where it stopped)
 # Environment (defaults = what the numbers in benchmarks/results/ablation came from): LAYOUTS ("hybrid mamba

@@ -5,12 +5,12 @@
 present. Without them (and for any config, via `init_random`) weights come from a fixed seed through an integer
 hash (splitmix64), bit-identical on every machine and torch/numpy version; training starts from that init.
 
-Why its layout is `M M* M M* M M* M A*` (attention last): a RULER prompt of 256K tokens must prefill in seconds on
-two CPU cores. Exact causal attention over 256K tokens costs ~4 * L^2/2 * H FLOPs (~1.8e13 at H = 128, minutes at
-the ~100 GFLOP/s measured here), whatever the dtype. With the attention layer last, a prefill that only needs the
-final position's logits computes that layer's keys and values for every token (into the cache) but its queries
-only for the last token (`JambaForCausalLM.forward(..., logits_to_keep=1)`), so the whole prefill is O(L): the
-Mamba layers carry position and context up to the one attention layer, which then retrieves from any position.
+Why its layout is `M M* M M* A M* M M*` (attention at offset 4 of 8, as in Jamba): it is the placement that learns to
+retrieve at this size. With the attention layer last (`M M* M M* M M* M A*`) a prefill that only needs the final
+logits is O(L) (`JambaForCausalLM.forward(..., logits_to_keep=1)` computes that layer's queries for the last token
+only), but that model did not learn in-context copying on a CPU budget, while the same model with attention at
+offset 4 did (`benchmarks/copy_probe.py`, README "Trained jamba-tiny"). The price is exact O(L^2) attention in
+prefill: ~4 * L^2/2 * H FLOPs, about 8 s at 64K and 2 minutes at 256K on two CPU cores.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ PRESETS: dict[str, tuple[JambaConfig, str]] = {
             num_attention_heads=2,
             num_key_value_heads=1,
             attn_layer_period=8,
-            attn_layer_offset=7,
+            attn_layer_offset=4,  # as Jamba's; see the module docstring
             expert_layer_period=2,
             expert_layer_offset=1,
             num_experts=8,

@@ -6,10 +6,19 @@ a RULER sample's randomness is keyed by (seed, task, length, index), evaluation 
 user passes (`--seed`, default 42), and training seeds live at `TRAIN_SEED_BASE` + seed (>= 2^40), a range no
 evaluation uses. `check_train_seed` refuses anything below it.
 
-A batch row is `BOS + prompt + answer + EOS`: the main loss covers the question after the context, the answer
-prefix, the answer and EOS (so the model learns to stop). The question repeats the needle's key, so predicting it
-is the same skill as the answer (copy from far back in context) with a denser signal; the answer itself is the
-part that decides the score. The context's own next-token loss is added with a small weight by the training loop.
+A batch row is `BOS + prompt + answer + EOS`: the loss covers the answer and EOS (so the model learns to stop) at
+full weight, the question after the context and the answer prefix at a lower weight (they repeat the needle's key,
+the same skill with a denser signal), and the context's own next-token loss at a small weight (see `train.loop`).
+
+A drill row (`drill`) packs many RULER needles ("One of the special magic numbers for {key} is: {value}.", the
+exact needle sentence) into a short noise or essay haystack and then asks for every one of them, in random order,
+with RULER's own answer prefix ("The special magic number for {key} mentioned in the provided text is" +
+" {value}.") or with the needle's own opening words (then the answer is a plain copy of what followed them, the
+induction pattern a model learns first and builds the retrieval on). It exists because a retrieval row of the real
+task spends ~450 bytes of template on one 7-digit answer: a tiny byte-level model trained only on those saw too
+few retrieval events on a CPU budget to form the "find the key, copy what follows" circuit (measured: no progress
+on the digits in 4M tokens). A drill row holds one needle and one question per ~180 tokens and fits from 256
+tokens, so the length curriculum starts with short drill rows (and text) before the full RULER prompts fit.
 
 A plain-text row is a window of the public-domain State of the Union corpus (the essay haystack) with next-byte
 loss on every token, so the model stays a language model and not only a lookup table.
@@ -21,15 +30,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import random
 
 import torch
 
 from jamba_eval.ruler.dataset import make_generator
 from jamba_eval.ruler.fit import UnreachableLength
 from jamba_eval.ruler.generator import TaskGenerator, sample_seed
-from jamba_eval.ruler.haystack import load_corpus
+from jamba_eval.ruler.haystack import NOISE_SENTENCE, load_corpus
 from jamba_eval.ruler.tasks import TASKS
 from jamba_eval.ruler.templates import PromptTemplate
+from jamba_eval.ruler.words import NEEDLE, random_value
 from jamba_eval.tokenizer import ByteTokenizer
 
 TRAIN_SEED_BASE = 1 << 40  # training generator seeds are TRAIN_SEED_BASE + seed; evaluation seeds stay below
@@ -40,14 +51,22 @@ QUESTION_MARKERS = {
     "variable_tracking": "\nQuestion:",
 }  # where the question after the context starts
 
-# What a batch is drawn from, with weights: three retrieval tasks and variable tracking, plus plain text.
+DRILL_TOKENS_PER_NEEDLE = 180  # a drill row of L tokens holds L // 180 needles (each ~70 bytes + its query)
+DRILL_QUERIES = (
+    "The special magic number for {key} mentioned in the provided text is",  # RULER's answer prefix
+    "One of the special magic numbers for {key} is:",  # the needle's own words: a plain copy, learnt first
+)
+
+# What a batch is drawn from, with weights (tasks that do not fit a length are left out at that length).
 DEFAULT_MIXTURE: dict[str, float] = {
-    "niah_single_1": 0.25,  # needle in repeated noise sentences
-    "niah_single_2": 0.25,  # needle in essays
-    "niah_multikey_1": 0.2,  # essays with distractor needles
-    "vt": 0.1,  # variable tracking (multi-hop)
-    "lm": 0.2,  # plain text
+    "drill": 0.5,  # many needles, every one asked for (fits from 256 tokens)
+    "niah_single_1": 0.1,  # needle in repeated noise sentences (fits from ~640 tokens)
+    "niah_single_2": 0.1,  # needle in essays
+    "niah_multikey_1": 0.1,  # essays with distractor needles
+    "vt": 0.08,  # variable tracking (multi-hop; fits from ~1.5K tokens)
+    "lm": 0.12,  # plain text
 }
+EXTRA_TASKS = ("lm", "drill")  # mixture entries that are not RULER tasks
 
 
 def check_train_seed(generator_seed: int) -> None:
@@ -71,7 +90,7 @@ class TrainData:
         self.generator_seed = TRAIN_SEED_BASE + seed
         check_train_seed(self.generator_seed)
         self.mixture = dict(mixture or DEFAULT_MIXTURE)
-        unknown = [name for name in self.mixture if name != "lm" and name not in TASKS]
+        unknown = [name for name in self.mixture if name not in EXTRA_TASKS and name not in TASKS]
         if unknown:
             raise ValueError(f"unknown tasks in the training mixture: {', '.join(unknown)}")
         self.tokenizer = ByteTokenizer()
@@ -83,7 +102,9 @@ class TrainData:
         fitting = {}
         for name, weight in sorted(self.mixture.items()):
             try:
-                if name != "lm":
+                if name == "drill" and length < DRILL_TOKENS_PER_NEEDLE:
+                    continue
+                if name not in EXTRA_TASKS:
                     self.generator(name, length).sample(0)
             except UnreachableLength:
                 continue
@@ -112,10 +133,12 @@ class TrainData:
         bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
         if task == "lm":
             return self.text_row(step, row, length)
+        if task == "drill":
+            return self.drill_row(step, row, length)
         try:
             sample = self.generator(task, length).sample(step * 1_000_003 + row)
         except UnreachableLength:  # a task that just fits this length can draw a sample (a longer key) that does not
-            return self.text_row(step, row, length)
+            return self.drill_row(step, row, length)
         question = sample.input.rfind(QUESTION_MARKERS[TASKS[task].kind])
         context = [bos, *self.tokenizer.encode(sample.input[:question])]
         prompt = [*context, *self.tokenizer.encode(sample.prompt[question:])]
@@ -130,6 +153,55 @@ class TrainData:
         start = sample_seed(self.generator_seed, "lm", step, row) % (len(text) - 4 * length)
         ids = [self.tokenizer.bos_token_id, *self.tokenizer.encode(text[start : start + 4 * length])][:length]
         return Row(ids, [*ids[1:], IGNORE], [1] * (len(ids) - 1) + [0], "lm")
+
+    def drill_row(self, step: int, row: int, length: int) -> Row:
+        """Needles between the lines (noise) or sentences (essay) of a haystack, then one query line per needle in
+        random order (see the module docstring); the haystack takes whatever the needles and queries leave."""
+        rng = random.Random(sample_seed(self.generator_seed, "drill", step, row))
+        count = max(1, length // DRILL_TOKENS_PER_NEEDLE)
+        keys: list[str] = []
+        while len(keys) < count:
+            key = random_value("words", rng)
+            if key not in keys:
+                keys.append(key)
+        values = [random_value("numbers", rng) for _ in keys]
+        needles = [NEEDLE.format(type_needle_v="numbers", key=k, value=v) for k, v in zip(keys, values, strict=True)]
+        encode = self.tokenizer.encode
+        tail, tail_kinds = [], []
+        for i in rng.sample(range(count), count):
+            head = DRILL_QUERIES[rng.randrange(len(DRILL_QUERIES))].format(key=keys[i])
+            value = encode(f" {values[i]}.\n")
+            tail += encode(head) + value
+            tail_kinds += [1] * len(encode(head)) + [ANSWER] * len(value)
+        room = length - 1 - len(tail) - sum(len(encode(n)) + 1 for n in needles)
+        units, sep = self._drill_haystack(rng, room)
+        slots = sorted(rng.randint(0, len(units)) for _ in needles)
+        while True:
+            pieces = list(units)
+            for slot, needle in sorted(zip(slots, needles, strict=True), key=lambda x: -x[0]):
+                pieces.insert(min(slot, len(pieces)), needle)
+            context = [self.tokenizer.bos_token_id, *encode(sep.join(pieces) + "\n")]
+            if len(context) + len(tail) <= length or not units:
+                break
+            units.pop()  # multi-byte characters or separators took more room than estimated
+        ids = (context + tail)[:length]
+        kinds = ([0] * (len(context) - 1) + tail_kinds + [0])[: len(ids)]
+        return Row(ids, [*ids[1:], IGNORE], kinds, "drill")
+
+    def _drill_haystack(self, rng: random.Random, size: int) -> tuple[list[str], str]:
+        """About `size` bytes of haystack as (units, separator), like RULER's: noise lines joined by newlines, or
+        essay sentences (a window of the corpus from a sentence start) joined by spaces."""
+        if rng.random() < 0.5:
+            return [NOISE_SENTENCE] * max(0, (size + 1) // (len(NOISE_SENTENCE) + 1)), "\n"
+        corpus = load_corpus().base
+        start = corpus.find(". ", rng.randrange(len(corpus) - size - 2)) + 2
+        units, used = [], -1
+        for sentence in corpus[start : start + size + 4096].split(". ")[:-1]:
+            used += len(sentence) + 2
+            if used > size:
+                break
+            units.append(sentence + ".")
+        return units, " "
 
     def batch(
         self, step: int, batch_size: int, length: int

@@ -3,9 +3,9 @@
 The recipe (`TrainConfig`): AdamW with linear warm-up and cosine decay, gradient clipping, a length curriculum
 that doubles the sequence length in equal stages from `min_length` to `max_length` while keeping the tokens per
 step constant (batch = tokens_per_step // length), and the mixture of `jamba_eval.train.data`. The loss is the
-mean over rows of each row's mean next-token loss on its main positions (question, answer prefix, answer and EOS
-for retrieval rows; every token for text rows), so a short answer weighs as much as a text row, plus
-`prompt_weight` times the row's mean loss on its context (the haystack with the needles).
+mean over rows of each row's mean next-token loss on its answer (answer bytes and EOS for retrieval rows; every
+token for text rows), so a short answer weighs as much as a text row, plus `question_weight` times its mean on the
+question and answer prefix and `prompt_weight` times its mean on the context (the haystack with the needles).
 
 Determinism: the initial weights come from `init_random` (an integer hash, identical everywhere), batches are pure
 functions of (seed, step), and nothing else draws random numbers. With one thread the same config gives the same
@@ -47,14 +47,15 @@ class TrainConfig:
     output_dir: Path
     layout: str = "hybrid"  # hybrid (1 attention : 7 Mamba), mamba (no attention), attention (no Mamba)
     seed: int = 0
-    steps: int = 1000
-    tokens_per_step: int = 4096
-    min_length: int = 768  # the shortest length at which niah_single_1 and niah_multikey_1 prompts fit
-    max_length: int = 3072  # variable tracking needs ~1.8K tokens, so it joins at the last stage
+    steps: int = 3000
+    tokens_per_step: int = 2048
+    min_length: int = 256  # drill rows and text only; the RULER prompts join where they fit (niah from ~640 tokens)
+    max_length: int = 2048  # variable tracking joins at the last stage
     lr: float = 3e-3
     warmup: int = 50
     weight_decay: float = 0.01
     clip: float = 1.0
+    question_weight: float = 0.2  # weight of the question and answer prefix (the answer's weight is 1)
     prompt_weight: float = 0.1  # weight of the context's next-token loss in retrieval rows
     checkpoint_every: int = 100
     threads: int | None = 1
@@ -92,7 +93,8 @@ class TrainConfig:
 def model_config(layout: str, overrides: dict[str, Any] | None = None) -> JambaConfig:
     """The jamba-tiny architecture with one of three mixer layouts of near-equal size (Jamba paper §6.1 ablation).
 
-    hybrid: attention at layer 7 of 8 (the preset). mamba: attention period 9 > 8 layers, so no attention layer.
+    hybrid: attention at layer 4 of 0..7 (the preset, as in Jamba). mamba: attention period 9 > 8 layers, so no
+    attention layer.
     attention: every layer attention with 6 query heads of 32 and the hybrid's single KV head (a Mamba mixer of
     this width has 29.6K weights, this attention mixer 28.7K; KV bytes per layer equal the hybrid's, so the KV
     cache grows exactly 8x faster), no positional encoding anywhere. Totals: 2.03M / 2.05M / 2.03M weights.
@@ -111,16 +113,19 @@ def model_config(layout: str, overrides: dict[str, Any] | None = None) -> JambaC
 
 
 def row_mean_loss(
-    logits: torch.Tensor, labels: torch.Tensor, kinds: torch.Tensor, prompt_weight: float
+    logits: torch.Tensor, labels: torch.Tensor, kinds: torch.Tensor, question_weight: float, prompt_weight: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, per-row answer losses [b]). The loss is the mean over rows of (mean loss on main positions, kinds > 0
-    + prompt_weight * mean loss on the other labelled positions); the answer loss (kinds == ANSWER, or the main
-    positions of rows without an answer) is returned for logging."""
+    """(loss, per-row answer losses [b]). A row's loss is its mean loss on the answer (kinds == ANSWER; every
+    labelled main position of a row without one, such as text) + question_weight x its mean on the other main
+    positions (the question and answer prefix) + prompt_weight x its mean on the context; rows are averaged.
+    Weighting the answer alone at 1 matters: with the question in the same mean, the ~10 answer bytes got an
+    eighth of a retrieval row's gradient and a tiny model never left chance on them."""
     token = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")  # [b, T]
-    main, other = kinds > 0, (labels != IGNORE) & (kinds == 0)  # [b, T]
+    main, context = kinds > 0, (labels != IGNORE) & (kinds == 0)  # [b, T]
     answer = torch.where((kinds == ANSWER).any(dim=1, keepdim=True), kinds == ANSWER, main)  # [b, T]
     mean = lambda mask: (token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)  # noqa: E731  [b]
-    return (mean(main) + prompt_weight * mean(other)).mean(), mean(answer).detach()
+    rows = mean(answer) + question_weight * mean(main & ~answer) + prompt_weight * mean(context)
+    return rows.mean(), mean(answer).detach()
 
 
 def train(config: TrainConfig) -> Path:
@@ -152,7 +157,7 @@ def train(config: TrainConfig) -> Path:
         for step in range(start, config.steps):
             length = config.length_at(step)
             ids, labels, answer, tasks = data.batch(step, max(1, config.tokens_per_step // length), length)
-            loss, rows = row_mean_loss(model(ids), labels, answer, config.prompt_weight)
+            loss, rows = row_mean_loss(model(ids), labels, answer, config.question_weight, config.prompt_weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             for group in optimizer.param_groups:

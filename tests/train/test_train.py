@@ -67,6 +67,8 @@ def test_rows_label_the_question_answer_and_eos_and_shift_by_one():
         if r.task == "lm":
             assert r.answer == [1] * (len(r.ids) - 1) + [0]
             continue
+        if r.task == "drill":
+            continue  # test_drill_rows_ask_for_every_needle_with_rulers_answer_prefix
         answer = [label for label, kind in zip(r.labels, r.answer, strict=True) if kind == ANSWER]
         question = [label for label, kind in zip(r.labels, r.answer, strict=True) if kind == 1]
         assert answer[-1] == tokenizer.eos_token_id
@@ -74,19 +76,50 @@ def test_rows_label_the_question_answer_and_eos_and_shift_by_one():
         assert tokenizer.decode(answer) == answer_text(r.task, sample.outputs)
         assert tokenizer.decode(question).startswith("\nWhat ") and sample.prompt.endswith(tokenizer.decode(question))
         assert tokenizer.decode(r.ids[1 : len(r.ids) - len(answer)]) == sample.prompt
-    assert "lm" in seen and len(seen) >= 3
+    assert {"lm", "drill"} <= seen and len(seen) >= 4
 
 
-def test_a_sample_that_does_not_fit_becomes_a_text_row():
+@pytest.mark.parametrize("length", [256, 1024, 2048])
+def test_drill_rows_ask_for_every_needle(length):
+    import re
+
+    data = TrainData(0)
+    tokenizer = ByteTokenizer()
+    haystacks, forms = set(), set()
+    for row in range(8):
+        r = data.drill_row(5, row, length)
+        assert len(r.ids) == len(r.labels) == len(r.answer) and length // 2 < len(r.ids) <= length
+        assert r.ids[0] == tokenizer.bos_token_id and r.labels[:-1] == r.ids[1:]
+        kinds = "".join(str(k) for k in r.answer)
+        end = kinds.index("1")  # the context (small weight) ends where the first query starts
+        assert set(kinds[:end]) == {"0"} and kinds.endswith("0")
+        context, tail = tokenizer.decode(r.ids[1 : end + 1]), tokenizer.decode(r.ids[end + 1 :])
+        needles = dict(re.findall(r"One of the special magic numbers for (\S+) is: (\d{7})\.", context))
+        queries = re.findall(
+            r"(The special magic number for (\S+) mentioned in the provided text is|"
+            r"One of the special magic numbers for (\S+) is:) (\d{7})\.\n",
+            tail,
+        )
+        assert len(needles) == len(queries) == length // 180  # every needle asked for once, with its own value
+        assert {k1 or k2: v for _, k1, k2, v in queries} == needles
+        forms |= {q.startswith("The") for q, *_ in queries}
+        haystacks.add("The grass is green." in context)
+        spans = [m.span() for m in re.finditer("2+", kinds)]  # the answers: " {value}.\n" after each query
+        assert [tokenizer.decode(r.labels[a:b]) for a, b in spans] == [f" {v}.\n" for *_, v in queries]
+    assert haystacks == {True, False} and forms == {True, False}  # both haystacks, both query forms
+
+
+def test_a_sample_that_does_not_fit_becomes_a_drill_row():
     data = TrainData(0, {"niah_single_2": 1.0})
     rows = [data.row(0, i, 512) for i in range(40)]  # niah_single_2 fits 512 tokens only with short keys
-    assert {r.task for r in rows} == {"niah_single_2", "lm"}  # it crashed the run before
+    assert {r.task for r in rows} == {"niah_single_2", "drill"}  # it crashed a run before
     assert all(len(r.ids) <= 512 for r in rows)
 
 
 def test_variable_tracking_joins_only_where_it_fits():
     data = TrainData(0)
-    assert "vt" not in dict(data.mixture_at(1024)) and "vt" in dict(data.mixture_at(3072))
+    assert "vt" not in dict(data.mixture_at(1024)) and "vt" in dict(data.mixture_at(2048))
+    assert dict(data.mixture_at(256)).keys() == {"drill", "lm"}  # the curriculum starts with drills and text
 
 
 def test_training_seeds_are_disjoint_from_evaluation_seeds():
@@ -115,14 +148,14 @@ def test_layouts_have_near_equal_size():
     sizes = {layout: model_config(layout).num_parameters() for layout in loop.LAYOUTS}
     assert model_config("mamba").num_attention_layers == 0
     assert model_config("attention").num_mamba_layers == 0
-    assert model_config("hybrid").layout() == "M M* M M* M M* M A*"
+    assert model_config("hybrid").layout() == "M M* M M* A M* M M*"
     assert max(sizes.values()) / min(sizes.values()) < 1.03  # 2.03M, 2.05M, 2.03M
     with pytest.raises(UserError, match="layout"):
         TrainConfig(output_dir="x", layout="transformer")
 
 
 def test_curriculum_and_schedule():
-    config = TrainConfig(output_dir="x", steps=300, min_length=768, max_length=3072, warmup=10)
+    config = TrainConfig(output_dir="x", steps=300, tokens_per_step=4096, min_length=768, max_length=3072, warmup=10)
     assert [config.length_at(s) for s in (0, 99, 100, 199, 200, 299)] == [768, 768, 1536, 1536, 3072, 3072]
     assert config.lr_at(0) < config.lr_at(9) == config.lr and config.lr_at(299) < 0.2 * config.lr
 

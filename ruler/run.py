@@ -19,6 +19,7 @@ from typing import Any
 from jamba_eval import progress, provenance
 from jamba_eval.config import build_config, format_length, to_dict
 from jamba_eval.errors import UserError
+from jamba_eval.fingerprint import weights_fingerprint
 from jamba_eval.results import RunDir
 from jamba_eval.ruler.config import RulerConfig
 from jamba_eval.ruler.dataset import SampleSet, default_cache_dir, make_generator
@@ -134,6 +135,7 @@ def _run(config, runner, specs, lengths, qa, skipped, output_dir) -> dict[str, A
     )
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     stored = to_dict(dataclasses.replace(config, output_dir=output_dir))
+    stored["weights"] = weights_fingerprint(config.model)  # resuming with other weights is refused
     info = provenance.collect(seeds={"seed": config.seed})
     info["runner"] = runner.describe()
     info["haystack"] = None if corpus is None else {"name": corpus.name, "sha256": corpus.sha256}

@@ -20,6 +20,7 @@ from typing import Any
 from jamba_eval import provenance
 from jamba_eval.config import ModelConfig, build_config, to_dict
 from jamba_eval.errors import ConfigError, UserError
+from jamba_eval.fingerprint import weights_fingerprint
 from jamba_eval.registry import require
 from jamba_eval.results import RunDir, write_json_atomic
 from jamba_eval.tasks.academic.suites import Suite, SuiteTask, load_suite
@@ -150,6 +151,7 @@ def run_academic(config: AcademicConfig) -> dict[str, Any]:
 
     seeds = {"python": config.seed, "numpy": config.seed, "torch": config.seed, "fewshot": config.seed}
     resolved = {**to_dict(config), "output_dir": str(output_dir), "apply_chat_template": chat}
+    resolved["weights"] = weights_fingerprint(config.model)  # resuming with other weights is refused
     with RunDir.open(
         output_dir, "academic", resolved, provenance.collect(seeds), volatile=("batch_size", "offline", "output_dir")
     ) as run:

@@ -27,6 +27,7 @@ import pandas as pd
 from jamba_eval import progress, provenance
 from jamba_eval.config import build_config, to_dict
 from jamba_eval.errors import UserError
+from jamba_eval.fingerprint import weights_fingerprint
 from jamba_eval.results import RunDir, SampleLog, find_run_dirs
 from jamba_eval.runners.base import GenerationRequest, load_runner
 from jamba_eval.tasks.arena.config import VOLATILE_KEYS, ArenaConfig, redact
@@ -98,6 +99,7 @@ def prepare(config: ArenaConfig) -> Inputs:
     stored["judge"]["model_args"] = redact(stored["judge"]["model_args"])
     stored["identity"] = {  # what the results depend on, independent of file paths and formats
         "model_name": config.name,
+        "model_weights": weights_fingerprint(config.model),
         "questions_sha256": _digest([(q.id, q.prompt) for q in all_questions]),
         "baseline_answers_sha256": _digest(sorted((a.question_id, a.text) for a in baseline.values())),
         "judge_prompt_sha256": _digest(prompt),

@@ -26,6 +26,7 @@ from typing import Any
 from jamba_eval import progress, provenance
 from jamba_eval.config import ModelConfig, build_config, parse_lengths, to_dict
 from jamba_eval.errors import ConfigError, UserError
+from jamba_eval.fingerprint import weights_fingerprint
 from jamba_eval.results import RunDir
 from jamba_eval.tasks.efficiency.summary import render_table, summarize
 from jamba_eval.tasks.efficiency.worker import MARK
@@ -129,9 +130,8 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     models = config.labelled_models()
     out = Path(config.output_dir or default_output_dir(config))
     failures: list[dict[str, Any]] = []
-    with RunDir.open(
-        out, "bench", to_dict(config), provenance.collect({"seed": config.seed}), volatile=VOLATILE
-    ) as run:
+    stored = {**to_dict(config), "weights": {label: weights_fingerprint(m) for label, m in models}}
+    with RunDir.open(out, "bench", stored, provenance.collect({"seed": config.seed}), volatile=VOLATILE) as run:
         samples, model_log = run.samples(), run.samples("models", key="label")
         points = [(label, m, L, B) for label, m in models for B in config.batch_sizes for L in config.lengths]
         pending = [p for p in points if point_id(p[0], p[2], p[3]) not in samples]

@@ -126,6 +126,19 @@ def test_resume_refuses_a_different_experiment(tmp_path):
         run_ruler(config(tmp_path, tasks=["vt"], lengths=[8192], resume=False), runner=MockRunner())
 
 
+def test_resume_refuses_other_weights_under_the_same_name(tmp_path):
+    """A retrained checkpoint in the same folder (or a new jamba-tiny after an upgrade) must not reuse samples."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"old weights")
+    model = ModelConfig(runner="mock", model=str(folder))
+    run_ruler(config(tmp_path, model=model, tasks=["vt"], lengths=[8192]), runner=MockRunner())
+    run_ruler(config(tmp_path, model=model, tasks=["vt"], lengths=[8192]), runner=MockRunner())  # same: resumes
+    (folder / "model.safetensors").write_bytes(b"new weights")
+    with pytest.raises(ResultsError, match="weights"):
+        run_ruler(config(tmp_path, model=model, tasks=["vt"], lengths=[8192]), runner=MockRunner())
+
+
 def test_lengths_beyond_the_model_are_refused(tmp_path):
     with pytest.raises(UserError, match="takes at most 8192 tokens; drop 16K"):
         run_ruler(config(tmp_path), runner=MockRunner(max_length=8192))

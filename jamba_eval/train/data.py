@@ -169,10 +169,10 @@ class TrainData:
         encode = self.tokenizer.encode
         tail, tail_kinds = [], []
         for i in rng.sample(range(count), count):
-            head = DRILL_QUERIES[rng.randrange(len(DRILL_QUERIES))].format(key=keys[i])
+            head = encode(DRILL_QUERIES[rng.randrange(len(DRILL_QUERIES))].format(key=keys[i]))
             value = encode(f" {values[i]}.\n")
-            tail += encode(head) + value
-            tail_kinds += [1] * len(encode(head)) + [ANSWER] * len(value)
+            tail += head + value
+            tail_kinds += [1] * len(head) + [ANSWER] * len(value)
         room = length - 1 - len(tail) - sum(len(encode(n)) + 1 for n in needles)
         units, sep = self._drill_haystack(rng, room)
         slots = sorted(rng.randint(0, len(units)) for _ in needles)
